@@ -1,0 +1,1 @@
+"""Alembic migrations for the rare-earth-news schema."""
