@@ -1,0 +1,184 @@
+"""Configuration: one pydantic-settings `Settings`, from `config/settings.toml` and `RARE_NEWS_*` variables.
+
+Precedence, highest first: arguments given in code, environment variables, the TOML file, the defaults here.
+Nothing is read at import time; call `get_settings()` so tests can point at SQLite or Postgres freely.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, ValidationError
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from connectors.http import FetchPolicy
+
+PROJECT_DIR = Path(__file__).resolve().parents[1]
+DEFAULT_CONFIG_DIR = PROJECT_DIR / "config"
+
+
+class ConfigError(ValueError):
+    """A user's configuration is wrong; the message is one readable line."""
+
+
+def _config_dir() -> Path:
+    return Path(os.environ.get("RARE_NEWS_CONFIG_DIR", DEFAULT_CONFIG_DIR))
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="RARE_NEWS_", extra="forbid")
+
+    database_url: str = Field("sqlite:///data/rare_news.db", description="SQLAlchemy URL of the store.")
+    config_dir: Path = Field(
+        default_factory=_config_dir, description="Where feeds.toml and taxonomy.toml live."
+    )
+    feeds_file: Path | None = Field(None, description="Feeds TOML; default CONFIG_DIR/feeds.toml.")
+    taxonomy_file: Path | None = Field(None, description="Taxonomy TOML; default CONFIG_DIR/taxonomy.toml.")
+    taxonomy_extra_file: Path | None = Field(
+        None, description="A user's own taxonomy terms, merged over the shipped taxonomy."
+    )
+    seed_dir: Path = Field(PROJECT_DIR / "seeds", description="The seed corpus loaded by `init`.")
+
+    relevance_threshold: float | None = Field(None, description="Minimum relevance score to keep an article.")
+    near_duplicate_threshold: float = Field(0.8, ge=0.0, le=1.0, description="Jaccard for a near duplicate.")
+
+    # The fetcher's limits (connectors/http.FetchPolicy).
+    allow_private_networks: bool = Field(
+        False, description="Allow fetching loopback/private/link-local hosts."
+    )
+    user_agent: str = "rare-earth-news/0.1 (+https://github.com/rare-earth-news)"
+    connect_timeout: float = Field(10.0, gt=0)
+    read_timeout: float = Field(20.0, gt=0)
+    total_timeout: float = Field(60.0, gt=0, description="Deadline for one whole request, body included.")
+    max_bytes: int = Field(10_000_000, gt=0, description="Cap on bytes read from the wire per request.")
+    max_decompressed_bytes: int = Field(20_000_000, gt=0, description="Cap on bytes after decompression.")
+    max_redirects: int = Field(5, ge=0)
+    per_host_concurrency: int = Field(2, ge=1)
+    per_host_delay: float = Field(0.0, ge=0, description="Seconds between two request starts to one host.")
+    respect_robots: bool = True
+
+    # The run's shape.
+    feed_concurrency: int = Field(8, ge=1, description="Feeds polled at once.")
+    fetch_concurrency: int = Field(8, ge=1, description="Article pages fetched at once (all hosts).")
+    batch_size: int = Field(50, ge=1, description="Entries per fetch/extract/load batch.")
+    max_entries_per_feed: int = Field(200, ge=1, description="Newest entries taken from one feed per poll.")
+    max_entry_attempts: int = Field(3, ge=1, description="Tries before a failing entry is given up.")
+    fetch_retries: int = Field(2, ge=0, description="Retries of a retryable fetch error within one run.")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml_file = _config_dir() / "settings.toml"
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls, toml_file=toml_file))
+
+    @property
+    def feeds_path(self) -> Path:
+        return self.feeds_file or self.config_dir / "feeds.toml"
+
+    @property
+    def taxonomy_path(self) -> Path:
+        return self.taxonomy_file or self.config_dir / "taxonomy.toml"
+
+    def fetch_policy(self) -> FetchPolicy:
+        return FetchPolicy(
+            connect_timeout=self.connect_timeout,
+            read_timeout=self.read_timeout,
+            total_timeout=self.total_timeout,
+            max_bytes=self.max_bytes,
+            max_decompressed_bytes=self.max_decompressed_bytes,
+            max_redirects=self.max_redirects,
+            per_host_concurrency=self.per_host_concurrency,
+            per_host_delay=self.per_host_delay,
+            allow_private_networks=self.allow_private_networks,
+            user_agent=self.user_agent,
+            respect_robots=self.respect_robots,
+        )
+
+
+def get_settings(**overrides: Any) -> Settings:
+    """Settings from file and environment; a bad value becomes one readable ConfigError."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "settings"
+        raise ConfigError(f"bad setting {where!r}: {first['msg']}") from None
+    except (tomllib.TOMLDecodeError, OSError) as exc:
+        raise ConfigError(f"cannot read {_config_dir() / 'settings.toml'}: {exc}") from None
+
+
+@dataclass(frozen=True)
+class FeedSpec:
+    """One feed as the user listed it."""
+
+    url: str
+    name: str | None = None
+    topical: bool = False
+
+
+_FEED_KEYS = {"url", "name", "topical"}
+
+
+def read_toml(path: Path, what: str) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except FileNotFoundError:
+        raise ConfigError(f"{what} not found: {path}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{what} {path} is not valid TOML: {exc}") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read {what} {path}: {exc.strerror}") from None
+
+
+def parse_feeds(data: dict[str, Any], *, source: str) -> list[FeedSpec]:
+    """Validate `[[feeds]]` tables: a URL with an http(s) scheme, known keys only."""
+    unknown_top = set(data) - {"feeds"}
+    if unknown_top:
+        raise ConfigError(
+            f"{source}: unknown top-level key(s) {sorted(unknown_top)}; expected [[feeds]] tables"
+        )
+    tables = data.get("feeds", [])
+    if not isinstance(tables, list):
+        raise ConfigError(f"{source}: 'feeds' must be a list of [[feeds]] tables")
+    specs: list[FeedSpec] = []
+    for index, table in enumerate(tables, start=1):
+        if not isinstance(table, dict):
+            raise ConfigError(f"{source}: feed #{index} is not a table")
+        unknown = set(table) - _FEED_KEYS
+        if unknown:
+            raise ConfigError(f"{source}: feed #{index} has unknown key(s) {sorted(unknown)}")
+        url = table.get("url")
+        if not isinstance(url, str) or not url.strip():
+            raise ConfigError(f"{source}: feed #{index} has no 'url'")
+        url = url.strip()
+        scheme = url.split(":", 1)[0].lower() if ":" in url else ""
+        if scheme not in ("http", "https"):
+            raise ConfigError(f"{source}: feed #{index} URL {url!r} is not http(s)")
+        name = table.get("name")
+        topical = table.get("topical", False)
+        if name is not None and not isinstance(name, str):
+            raise ConfigError(f"{source}: feed #{index} 'name' must be a string")
+        if not isinstance(topical, bool):
+            raise ConfigError(f"{source}: feed #{index} 'topical' must be true or false")
+        specs.append(FeedSpec(url=url, name=name, topical=topical))
+    return specs
+
+
+def load_feeds_file(path: Path) -> list[FeedSpec]:
+    return parse_feeds(read_toml(path, "feeds file"), source=str(path))

@@ -1,0 +1,409 @@
+"""Every read: search (FTS5 on SQLite, tsvector on Postgres, behind one function), articles, export, stats.
+
+User text never reaches SQL as SQL: it is bound as a parameter, and on SQLite it is also turned into quoted
+FTS5 terms so that FTS syntax characters (`"`, `*`, `:`, `NEAR`, `-`) are searched for, not interpreted.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Engine, Float, Integer, and_, exists, func, literal_column, select, text
+from sqlalchemy.engine import Connection
+
+from models.store import ARTICLE, ARTICLE_TAG, FEED, RUN, SEEN, TAG
+
+TAG_KINDS = ("element", "company", "place", "topic", "person")
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+
+def as_utc(value: datetime | None) -> datetime | None:
+    """SQLite hands back naive datetimes; everything stored is UTC."""
+    if value is None:
+        return None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+@dataclass
+class ArticleView:
+    id: int
+    canonical_url: str
+    url: str
+    title: str | None
+    authors: list[str]
+    published_at: datetime | None
+    fetched_at: datetime | None
+    language: str | None
+    site: str | None
+    origin: str
+    feed_url: str | None
+    body_text: str
+    relevance: float
+    near_duplicate_of: str | None  # the canonical article's canonical_url
+    similarity: float | None
+    extractor_version: str | None
+    taxonomy_version: str | None
+    tags: dict[str, list[str]] = field(default_factory=dict)
+    mentions: dict[str, dict[str, int]] = field(default_factory=dict)
+    score: float | None = None  # search rank, higher is better
+
+    def as_dict(self, *, with_body: bool = True) -> dict[str, Any]:
+        data = {
+            "id": self.id,
+            "canonical_url": self.canonical_url,
+            "url": self.url,
+            "title": self.title,
+            "authors": self.authors,
+            "published_at": self.published_at.isoformat() if self.published_at else None,
+            "fetched_at": self.fetched_at.isoformat() if self.fetched_at else None,
+            "language": self.language,
+            "site": self.site,
+            "origin": self.origin,
+            "feed_url": self.feed_url,
+            "body_text": self.body_text,
+            "tags": self.tags,
+            "relevance": round(self.relevance, 3),
+            "near_duplicate_of": self.near_duplicate_of,
+            "extractor_version": self.extractor_version,
+            "taxonomy_version": self.taxonomy_version,
+        }
+        if self.score is not None:
+            data["score"] = round(self.score, 4)
+        if not with_body:
+            data.pop("body_text")
+        return data
+
+
+def _article_columns() -> list[Any]:
+    canonical = ARTICLE.alias("story")
+    return [
+        ARTICLE.c.id,
+        ARTICLE.c.canonical_url,
+        ARTICLE.c.url,
+        ARTICLE.c.title,
+        ARTICLE.c.authors,
+        ARTICLE.c.published_at,
+        ARTICLE.c.fetched_at,
+        ARTICLE.c.language,
+        ARTICLE.c.site,
+        ARTICLE.c.origin,
+        FEED.c.url.label("feed_url"),
+        ARTICLE.c.body_text,
+        ARTICLE.c.relevance,
+        select(canonical.c.canonical_url)
+        .where(canonical.c.id == ARTICLE.c.near_duplicate_of)
+        .scalar_subquery()
+        .label("near_duplicate_of"),
+        ARTICLE.c.similarity,
+        ARTICLE.c.extractor_version,
+        ARTICLE.c.taxonomy_version,
+    ]
+
+
+def _from_articles() -> Any:
+    return ARTICLE.outerjoin(FEED, FEED.c.id == ARTICLE.c.feed_id)
+
+
+def _view(row: Any, score: float | None = None) -> ArticleView:
+    return ArticleView(
+        id=row.id,
+        canonical_url=row.canonical_url,
+        url=row.url,
+        title=row.title,
+        authors=list(row.authors or []),
+        published_at=as_utc(row.published_at),
+        fetched_at=as_utc(row.fetched_at),
+        language=row.language,
+        site=row.site,
+        origin=row.origin,
+        feed_url=row.feed_url,
+        body_text=row.body_text,
+        relevance=row.relevance,
+        near_duplicate_of=row.near_duplicate_of,
+        similarity=row.similarity,
+        extractor_version=row.extractor_version,
+        taxonomy_version=row.taxonomy_version,
+        score=score,
+    )
+
+
+def _attach_tags(connection: Connection, views: list[ArticleView]) -> None:
+    if not views:
+        return
+    by_id = {view.id: view for view in views}
+    ids = list(by_id)
+    for start in range(0, len(ids), 500):
+        query = (
+            select(ARTICLE_TAG.c.article_id, TAG.c.kind, TAG.c.name, ARTICLE_TAG.c.mentions)
+            .join(TAG, TAG.c.id == ARTICLE_TAG.c.tag_id)
+            .where(ARTICLE_TAG.c.article_id.in_(ids[start : start + 500]))
+            .order_by(ARTICLE_TAG.c.article_id, TAG.c.kind, ARTICLE_TAG.c.mentions.desc(), TAG.c.name)
+        )
+        for row in connection.execute(query):
+            view = by_id[row.article_id]
+            view.tags.setdefault(row.kind, []).append(row.name)
+            view.mentions.setdefault(row.kind, {})[row.name] = row.mentions
+
+
+def _tag_filter(kind: str, name: str) -> Any:
+    return exists(
+        select(ARTICLE_TAG.c.article_id)
+        .join(TAG, TAG.c.id == ARTICLE_TAG.c.tag_id)
+        .where(
+            ARTICLE_TAG.c.article_id == ARTICLE.c.id,
+            TAG.c.kind == kind,
+            func.lower(TAG.c.name) == name.strip().lower(),
+        )
+    )
+
+
+def fts5_query(user_query: str) -> str:
+    """User words as quoted FTS5 terms, all required: `rare-earth "NdFeB" OR x` searches, never parses."""
+    words = _WORD.findall(user_query)
+    return " ".join('"' + word.replace('"', '""') + '"' for word in words)
+
+
+@dataclass(frozen=True)
+class SearchFilters:
+    element: str | None = None
+    company: str | None = None
+    place: str | None = None
+    topic: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    include_duplicates: bool = True
+
+
+def _filter_clauses(filters: SearchFilters) -> list[Any]:
+    clauses: list[Any] = []
+    for kind in ("element", "company", "place", "topic"):
+        value = getattr(filters, kind)
+        if value:
+            clauses.append(_tag_filter(kind, value))
+    if filters.since:
+        clauses.append(ARTICLE.c.published_at >= filters.since)
+    if filters.until:
+        clauses.append(ARTICLE.c.published_at < filters.until)
+    if not filters.include_duplicates:
+        clauses.append(ARTICLE.c.near_duplicate_of.is_(None))
+    return clauses
+
+
+def search_articles(
+    engine: Engine, query: str, *, filters: SearchFilters | None = None, limit: int = 20
+) -> list[ArticleView]:
+    """Full-text search ranked by relevance, best first; an empty query lists the newest matching articles."""
+    filters = filters or SearchFilters()
+    clauses = _filter_clauses(filters)
+    with engine.connect() as connection:
+        columns = _article_columns()
+        if not _WORD.search(query or ""):
+            statement = (
+                select(*columns, literal_column("NULL").label("score"))
+                .select_from(_from_articles())
+                .where(and_(True, *clauses))
+                .order_by(ARTICLE.c.published_at.desc().nulls_last(), ARTICLE.c.id.desc())
+                .limit(limit)
+            )
+        elif connection.dialect.name == "sqlite":
+            ranked = (
+                text(
+                    "SELECT rowid AS article_id, -bm25(article_fts, 5.0, 1.0) AS score "
+                    "FROM article_fts WHERE article_fts MATCH :match"
+                )
+                .bindparams(match=fts5_query(query))
+                .columns(article_id=Integer, score=Float)
+                .subquery("ranked")
+            )
+            statement = (
+                select(*columns, ranked.c.score)
+                .select_from(_from_articles().join(ranked, ranked.c.article_id == ARTICLE.c.id))
+                .where(and_(True, *clauses))
+                .order_by(ranked.c.score.desc(), ARTICLE.c.id.desc())
+                .limit(limit)
+            )
+        else:
+            search_vector = literal_column("article.search_vector")
+            tsquery = func.websearch_to_tsquery("english", query)
+            rank = func.ts_rank_cd(search_vector, tsquery)
+            statement = (
+                select(*columns, rank.label("score"))
+                .select_from(_from_articles())
+                .where(search_vector.op("@@")(tsquery), *clauses)
+                .order_by(rank.desc(), ARTICLE.c.id.desc())
+                .limit(limit)
+            )
+        views = [_view(row, row.score) for row in connection.execute(statement)]
+        _attach_tags(connection, views)
+        return views
+
+
+def get_article(engine: Engine, id_or_url: str) -> ArticleView | None:
+    """One article by id, canonical URL or URL as found."""
+    with engine.connect() as connection:
+        statement = select(*_article_columns()).select_from(_from_articles())
+        if id_or_url.strip().isdigit():
+            statement = statement.where(ARTICLE.c.id == int(id_or_url))
+        else:
+            statement = statement.where(
+                (ARTICLE.c.canonical_url == id_or_url) | (ARTICLE.c.url == id_or_url)
+            ).limit(1)
+        row = connection.execute(statement).first()
+        if row is None:
+            return None
+        view = _view(row)
+        _attach_tags(connection, [view])
+        return view
+
+
+def iter_articles(
+    engine: Engine, *, since: datetime | None = None, include_duplicates: bool = False, chunk: int = 500
+) -> Iterator[ArticleView]:
+    """Every stored article in id order, streamed in chunks (export never holds the whole table)."""
+    filters = SearchFilters(since=since, include_duplicates=include_duplicates)
+    last_id = 0
+    with engine.connect() as connection:
+        while True:
+            statement = (
+                select(*_article_columns())
+                .select_from(_from_articles())
+                .where(ARTICLE.c.id > last_id, *_filter_clauses(filters))
+                .order_by(ARTICLE.c.id)
+                .limit(chunk)
+            )
+            views = [_view(row) for row in connection.execute(statement)]
+            if not views:
+                return
+            _attach_tags(connection, views)
+            yield from views
+            last_id = views[-1].id
+
+
+@dataclass(frozen=True)
+class FeedHealth:
+    url: str
+    name: str | None
+    topical: bool
+    enabled: bool
+    last_status: str | None
+    last_error: str | None
+    consecutive_failures: int
+    last_polled_at: datetime | None
+    next_poll_at: datetime | None
+    articles: int
+    entries_failed: int
+
+
+def list_feeds(engine: Engine) -> list[FeedHealth]:
+    articles = (
+        select(func.count()).select_from(ARTICLE).where(ARTICLE.c.feed_id == FEED.c.id).scalar_subquery()
+    )
+    failed = (
+        select(func.count())
+        .select_from(SEEN)
+        .where(SEEN.c.feed_id == FEED.c.id, SEEN.c.status == "failed")
+        .scalar_subquery()
+    )
+    with engine.connect() as connection:
+        rows = connection.execute(
+            select(FEED, articles.label("articles"), failed.label("entries_failed")).order_by(FEED.c.url)
+        )
+        return [
+            FeedHealth(
+                url=row.url,
+                name=row.name,
+                topical=row.topical,
+                enabled=row.enabled,
+                last_status=row.last_status,
+                last_error=row.last_error,
+                consecutive_failures=row.consecutive_failures,
+                last_polled_at=as_utc(row.last_polled_at),
+                next_poll_at=as_utc(row.next_poll_at),
+                articles=row.articles,
+                entries_failed=row.entries_failed,
+            )
+            for row in rows
+        ]
+
+
+def entry_errors(engine: Engine, *, limit: int = 50) -> list[tuple[str, str | None, str | None, int]]:
+    """(feed url, entry url, reason, attempts) of entries that failed, newest first."""
+    query = (
+        select(FEED.c.url, SEEN.c.url.label("entry_url"), SEEN.c.last_error, SEEN.c.attempts)
+        .join(FEED, FEED.c.id == SEEN.c.feed_id)
+        .where(SEEN.c.status == "failed")
+        .order_by(SEEN.c.updated_at.desc())
+        .limit(limit)
+    )
+    with engine.connect() as connection:
+        return [(row[0], row[1], row[2], row[3]) for row in connection.execute(query)]
+
+
+def ledger_counts(engine: Engine) -> dict[str, int]:
+    with engine.connect() as connection:
+        rows = connection.execute(select(SEEN.c.status, func.count()).group_by(SEEN.c.status))
+        return {status: count for status, count in rows}
+
+
+@dataclass
+class Stats:
+    articles: int
+    stories: int
+    copies: int
+    by_origin: dict[str, int]
+    by_feed: list[tuple[str, int]]
+    by_element: list[tuple[str, int]]
+    by_month: list[tuple[str, int]]
+
+
+def stats(engine: Engine) -> Stats:
+    with engine.connect() as connection:
+        total = connection.execute(select(func.count()).select_from(ARTICLE)).scalar_one()
+        copies = connection.execute(
+            select(func.count()).select_from(ARTICLE).where(ARTICLE.c.near_duplicate_of.is_not(None))
+        ).scalar_one()
+        by_origin = dict(
+            connection.execute(select(ARTICLE.c.origin, func.count()).group_by(ARTICLE.c.origin)).all()
+        )
+        feed_label = func.coalesce(FEED.c.url, "(" + ARTICLE.c.origin + ")")
+        by_feed = connection.execute(
+            select(feed_label, func.count())
+            .select_from(_from_articles())
+            .group_by(feed_label)
+            .order_by(func.count().desc())
+        ).all()
+        by_element = connection.execute(
+            select(TAG.c.name, func.count())
+            .select_from(ARTICLE_TAG.join(TAG, TAG.c.id == ARTICLE_TAG.c.tag_id))
+            .where(TAG.c.kind == "element")
+            .group_by(TAG.c.name)
+            .order_by(func.count().desc(), TAG.c.name)
+        ).all()
+        if connection.dialect.name == "sqlite":
+            month = func.strftime("%Y-%m", ARTICLE.c.published_at)
+        else:
+            month = func.to_char(ARTICLE.c.published_at, "YYYY-MM")
+        by_month = connection.execute(
+            select(func.coalesce(month, "undated"), func.count())
+            .group_by(func.coalesce(month, "undated"))
+            .order_by(func.coalesce(month, "undated"))
+        ).all()
+    return Stats(
+        articles=total,
+        stories=total - copies,
+        copies=copies,
+        by_origin=by_origin,
+        by_feed=[(label, count) for label, count in by_feed],
+        by_element=[(name, count) for name, count in by_element],
+        by_month=[(label, count) for label, count in by_month],
+    )
+
+
+def latest_run(engine: Engine) -> dict[str, Any] | None:
+    with engine.connect() as connection:
+        row = connection.execute(select(RUN).order_by(RUN.c.id.desc()).limit(1)).mappings().first()
+        return dict(row) if row else None

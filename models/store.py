@@ -1,0 +1,464 @@
+"""Every write: feeds, the seen-entry ledger, and batches of articles, each batch in one transaction.
+
+Loads are upserts keyed by unique constraints (canonical URL, body hash, feed+entry key), so a batch loaded
+twice, or by two runs at once, ends with the same rows as one clean load.
+"""
+
+from __future__ import annotations
+
+import gzip
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Engine, delete, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
+
+from models.tables import Article, ArticleBand, ArticleTag, Feed, RawPage, Run, SeenEntry, Tag, utcnow
+from transforms.dedup import estimated_jaccard
+
+FEED = Feed.__table__  # type: ignore[attr-defined]
+SEEN = SeenEntry.__table__  # type: ignore[attr-defined]
+ARTICLE = Article.__table__  # type: ignore[attr-defined]
+RAW = RawPage.__table__  # type: ignore[attr-defined]
+TAG = Tag.__table__  # type: ignore[attr-defined]
+ARTICLE_TAG = ArticleTag.__table__  # type: ignore[attr-defined]
+BAND = ArticleBand.__table__  # type: ignore[attr-defined]
+RUN = Run.__table__  # type: ignore[attr-defined]
+
+# Statuses after which an entry is never fetched again.
+DONE_STATUSES = ("loaded", "irrelevant", "duplicate")
+# A failing feed waits 2^failures minutes (capped) before the next poll; Retry-After wins when longer.
+FEED_BACKOFF_CAP = timedelta(hours=12)
+
+
+def _insert(connection: Connection, table: Any) -> Any:
+    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
+    return dialect.insert(table)
+
+
+@dataclass(frozen=True)
+class ArticleRecord:
+    """An article ready to load: extracted, scored, hashed and tagged."""
+
+    canonical_url: str
+    url: str
+    title: str | None
+    authors: tuple[str, ...]
+    published_at: datetime | None
+    language: str | None
+    site: str | None
+    body_text: str
+    body_sha256: str
+    minhash: bytes | None
+    band_keys: tuple[int, ...]
+    relevance: float
+    origin: str
+    tags: tuple[tuple[str, str, int], ...] = ()  # (kind, name, mentions)
+    feed_id: int | None = None
+    extractor_version: str | None = None
+    taxonomy_version: str | None = None
+    raw_html: bytes | None = None
+    final_url: str | None = None
+    content_type: str | None = None
+    charset: str | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+
+
+@dataclass(frozen=True)
+class EntryOutcome:
+    """What became of one feed entry in this run; `article` is set when it should be stored."""
+
+    feed_id: int | None
+    entry_key: str
+    url: str | None
+    title: str | None
+    status: str  # loaded (if stored) | irrelevant | duplicate | failed
+    error: str | None = None
+    article: ArticleRecord | None = None
+
+
+@dataclass(frozen=True)
+class FeedUpdate:
+    """A feed's poll result, saved in the same transaction as the articles it produced."""
+
+    feed_id: int
+    status: str  # "ok" | "not modified" | "failed"
+    error: str | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+    retry_after: float | None = None
+
+
+@dataclass
+class BatchResult:
+    stored: int = 0
+    duplicates: int = 0
+    near_duplicates: int = 0
+    irrelevant: int = 0
+    failed: int = 0
+    article_ids: list[int] = field(default_factory=list)
+
+    def add(self, other: BatchResult) -> None:
+        self.stored += other.stored
+        self.duplicates += other.duplicates
+        self.near_duplicates += other.near_duplicates
+        self.irrelevant += other.irrelevant
+        self.failed += other.failed
+        self.article_ids.extend(other.article_ids)
+
+
+@dataclass(frozen=True)
+class FeedRow:
+    id: int
+    url: str
+    name: str | None
+    topical: bool
+    etag: str | None
+    last_modified: str | None
+    next_poll_at: datetime | None
+    consecutive_failures: int
+
+
+# --- feeds -------------------------------------------------------------------------------------------------
+
+
+def upsert_feeds(engine: Engine, feeds: Iterable[tuple[str, str | None, bool]]) -> None:
+    """Add feeds (url, name, topical); a feed already known keeps its state and takes the new name/topical."""
+    rows = [
+        {"url": url, "name": name, "topical": topical, "created_at": utcnow()} for url, name, topical in feeds
+    ]
+    if not rows:
+        return
+    with engine.begin() as connection:
+        statement = _insert(connection, FEED)
+        statement = statement.on_conflict_do_update(
+            index_elements=[FEED.c.url],
+            set_={
+                "name": func.coalesce(statement.excluded.name, FEED.c.name),
+                "topical": statement.excluded.topical,
+            },
+        )
+        connection.execute(statement, rows)
+
+
+def remove_feed(engine: Engine, url: str) -> bool:
+    with engine.begin() as connection:
+        return bool(connection.execute(delete(FEED).where(FEED.c.url == url)).rowcount)
+
+
+def feeds_to_poll(engine: Engine, urls: Sequence[str] | None = None) -> list[FeedRow]:
+    """Enabled feeds (all, or those with the given URLs), in URL order."""
+    query = select(FEED).where(FEED.c.enabled.is_(True)).order_by(FEED.c.url)
+    if urls is not None:
+        query = query.where(FEED.c.url.in_(list(urls)))
+    with engine.connect() as connection:
+        return [
+            FeedRow(
+                id=row.id,
+                url=row.url,
+                name=row.name,
+                topical=row.topical,
+                etag=row.etag,
+                last_modified=row.last_modified,
+                next_poll_at=row.next_poll_at,
+                consecutive_failures=row.consecutive_failures,
+            )
+            for row in connection.execute(query)
+        ]
+
+
+def _apply_feed_updates(connection: Connection, updates: Sequence[FeedUpdate]) -> None:
+    now = utcnow()
+    for item in updates:
+        if item.status == "failed":
+            failures = (
+                connection.execute(
+                    select(FEED.c.consecutive_failures).where(FEED.c.id == item.feed_id)
+                ).scalar_one_or_none()
+                or 0
+            ) + 1
+            backoff = min(timedelta(minutes=2 ** min(failures, 10)), FEED_BACKOFF_CAP)
+            if item.retry_after:
+                backoff = max(backoff, timedelta(seconds=item.retry_after))
+            values: dict[str, Any] = {
+                "last_status": "failed",
+                "last_error": item.error,
+                "consecutive_failures": failures,
+                "next_poll_at": now + backoff,
+            }
+        else:
+            values = {
+                "last_status": item.status,
+                "last_error": None,
+                "consecutive_failures": 0,
+                "next_poll_at": None,
+            }
+            if item.status == "ok":
+                # Validators are stored only with the articles they produced: a crash before means a re-fetch.
+                values.update(etag=item.etag, last_modified=item.last_modified)
+        values["last_polled_at"] = now
+        connection.execute(update(FEED).where(FEED.c.id == item.feed_id).values(**values))
+
+
+def record_feed_polls(engine: Engine, updates: Sequence[FeedUpdate]) -> None:
+    """Feeds that produced no work (304, failure, nothing new) are recorded in one transaction."""
+    if updates:
+        with engine.begin() as connection:
+            _apply_feed_updates(connection, updates)
+
+
+# --- the ledger --------------------------------------------------------------------------------------------
+
+
+def entry_states(engine: Engine, feed_id: int, entry_keys: Sequence[str]) -> dict[str, tuple[str, int]]:
+    """entry_key -> (status, attempts) for the keys this feed has seen before."""
+    states: dict[str, tuple[str, int]] = {}
+    keys = list(dict.fromkeys(entry_keys))
+    with engine.connect() as connection:
+        for start in range(0, len(keys), 500):
+            chunk = keys[start : start + 500]
+            query = select(SEEN.c.entry_key, SEEN.c.status, SEEN.c.attempts).where(
+                SEEN.c.feed_id == feed_id, SEEN.c.entry_key.in_(chunk)
+            )
+            for row in connection.execute(query):
+                states[row.entry_key] = (row.status, row.attempts)
+    return states
+
+
+def failed_entries(engine: Engine, feed_id: int, max_attempts: int) -> list[tuple[str, str, str | None]]:
+    """(entry_key, url, title) of entries that failed fewer than max_attempts times: retried on later runs."""
+    query = select(SEEN.c.entry_key, SEEN.c.url, SEEN.c.title).where(
+        SEEN.c.feed_id == feed_id,
+        SEEN.c.status == "failed",
+        SEEN.c.attempts < max_attempts,
+        SEEN.c.url.is_not(None),
+    )
+    with engine.connect() as connection:
+        return [(row.entry_key, row.url, row.title) for row in connection.execute(query)]
+
+
+def _upsert_entries(connection: Connection, outcomes: Sequence[tuple[EntryOutcome, int | None]]) -> None:
+    now = utcnow()
+    rows = [
+        {
+            "feed_id": outcome.feed_id,
+            "entry_key": outcome.entry_key,
+            "url": outcome.url,
+            "title": outcome.title,
+            "status": outcome.status,
+            "attempts": 1,
+            "last_error": outcome.error,
+            "article_id": article_id,
+            "first_seen_at": now,
+            "updated_at": now,
+        }
+        for outcome, article_id in outcomes
+        if outcome.feed_id is not None
+    ]
+    if not rows:
+        return
+    # Postgres refuses two rows with one key in a single DO UPDATE: keep the last word on each entry.
+    unique_rows = list({(row["feed_id"], row["entry_key"]): row for row in rows}.values())
+    statement = _insert(connection, SEEN)
+    statement = statement.on_conflict_do_update(
+        index_elements=[SEEN.c.feed_id, SEEN.c.entry_key],
+        set_={
+            "status": statement.excluded.status,
+            "attempts": SEEN.c.attempts + 1,
+            "last_error": statement.excluded.last_error,
+            "article_id": func.coalesce(statement.excluded.article_id, SEEN.c.article_id),
+            "url": statement.excluded.url,
+            "updated_at": statement.excluded.updated_at,
+        },
+    )
+    connection.execute(statement, unique_rows)
+
+
+# --- articles ----------------------------------------------------------------------------------------------
+
+
+def _story_for(connection: Connection, record: ArticleRecord, threshold: float) -> tuple[int, float] | None:
+    """The story (canonical article id) this article nearly duplicates, with the similarity; None if new."""
+    if not record.band_keys or record.minhash is None:
+        return None
+    candidates = select(BAND.c.article_id).where(BAND.c.band_key.in_(record.band_keys)).distinct()
+    rows = connection.execute(
+        select(ARTICLE.c.id, ARTICLE.c.minhash, ARTICLE.c.near_duplicate_of).where(
+            ARTICLE.c.id.in_(candidates)
+        )
+    ).all()
+    best: tuple[int, float] | None = None
+    for row in rows:
+        if row.minhash is None:
+            continue
+        similarity = estimated_jaccard(record.minhash, row.minhash)
+        if similarity >= threshold and (best is None or similarity > best[1]):
+            best = (row.near_duplicate_of or row.id, similarity)
+    return best
+
+
+def _existing_article_id(connection: Connection, record: ArticleRecord) -> int | None:
+    query = select(ARTICLE.c.id).where(
+        (ARTICLE.c.canonical_url == record.canonical_url) | (ARTICLE.c.body_sha256 == record.body_sha256)
+    )
+    return connection.execute(query.limit(1)).scalar_one_or_none()
+
+
+def _tag_ids(connection: Connection, tags: set[tuple[str, str]]) -> dict[tuple[str, str], int]:
+    if not tags:
+        return {}
+    rows = [{"kind": kind, "name": name} for kind, name in sorted(tags)]
+    connection.execute(_insert(connection, TAG).on_conflict_do_nothing(), rows)
+    found: dict[tuple[str, str], int] = {}
+    for kind in {kind for kind, _ in tags}:
+        names = [name for k, name in tags if k == kind]
+        query = select(TAG.c.id, TAG.c.kind, TAG.c.name).where(TAG.c.kind == kind, TAG.c.name.in_(names))
+        for row in connection.execute(query):
+            found[(row.kind, row.name)] = row.id
+    return found
+
+
+def _insert_article(
+    connection: Connection, record: ArticleRecord, near_threshold: float
+) -> tuple[int | None, bool]:
+    """Insert one article unless an exact copy exists. Returns (new id or None, is_near_duplicate)."""
+    story = _story_for(connection, record, near_threshold)
+    values = {
+        "canonical_url": record.canonical_url,
+        "url": record.url,
+        "title": record.title,
+        "authors": list(record.authors),
+        "published_at": record.published_at,
+        "fetched_at": utcnow(),
+        "language": record.language,
+        "site": record.site,
+        "body_text": record.body_text,
+        "body_sha256": record.body_sha256,
+        "minhash": record.minhash,
+        "relevance": record.relevance,
+        "origin": record.origin,
+        "feed_id": record.feed_id,
+        "near_duplicate_of": story[0] if story else None,
+        "similarity": story[1] if story else None,
+        "extractor_version": record.extractor_version,
+        "taxonomy_version": record.taxonomy_version,
+    }
+    statement = _insert(connection, ARTICLE).values(**values).on_conflict_do_nothing().returning(ARTICLE.c.id)
+    article_id = connection.execute(statement).scalar_one_or_none()
+    if article_id is None:
+        return None, False
+    if record.band_keys:
+        rows = [{"band_key": key, "article_id": article_id} for key in dict.fromkeys(record.band_keys)]
+        connection.execute(_insert(connection, BAND).on_conflict_do_nothing(), rows)
+    if record.raw_html is not None:
+        connection.execute(
+            _insert(connection, RAW).on_conflict_do_nothing(),
+            {
+                "article_id": article_id,
+                "html_gz": gzip.compress(record.raw_html, compresslevel=6),
+                "final_url": record.final_url,
+                "content_type": record.content_type,
+                "charset": record.charset,
+                "etag": record.etag,
+                "last_modified": record.last_modified,
+                "fetched_at": utcnow(),
+            },
+        )
+    return article_id, story is not None
+
+
+def replace_tags(connection: Connection, article_id: int, tags: Sequence[tuple[str, str, int]]) -> None:
+    """An article's tags become exactly `tags` (used by loads and by re-tagging)."""
+    connection.execute(delete(ARTICLE_TAG).where(ARTICLE_TAG.c.article_id == article_id))
+    ids = _tag_ids(connection, {(kind, name) for kind, name, _ in tags})
+    rows = [
+        {"article_id": article_id, "tag_id": ids[(kind, name)], "mentions": mentions}
+        for kind, name, mentions in tags
+    ]
+    if rows:
+        connection.execute(_insert(connection, ARTICLE_TAG).on_conflict_do_nothing(), rows)
+
+
+def load_batch(
+    engine: Engine,
+    *,
+    outcomes: Sequence[EntryOutcome],
+    feed_updates: Sequence[FeedUpdate] = (),
+    near_threshold: float = 0.8,
+) -> BatchResult:
+    """Store a batch in one transaction: articles (exact copies skipped), tags, bands, ledger, feed state."""
+    result = BatchResult()
+    with engine.begin() as connection:
+        ledger: list[tuple[EntryOutcome, int | None]] = []
+        for outcome in outcomes:
+            record = outcome.article
+            if record is None:
+                if outcome.status == "irrelevant":
+                    result.irrelevant += 1
+                elif outcome.status == "failed":
+                    result.failed += 1
+                elif outcome.status == "duplicate":
+                    result.duplicates += 1
+                ledger.append((outcome, None))
+                continue
+            article_id, is_near = _insert_article(connection, record, near_threshold)
+            if article_id is None:
+                result.duplicates += 1
+                existing = _existing_article_id(connection, record)
+                ledger.append(
+                    (_with_status(outcome, "duplicate", "exact copy of a stored article"), existing)
+                )
+                continue
+            replace_tags(connection, article_id, record.tags)
+            result.stored += 1
+            result.near_duplicates += int(is_near)
+            result.article_ids.append(article_id)
+            ledger.append((_with_status(outcome, "loaded", None), article_id))
+        _upsert_entries(connection, ledger)
+        _apply_feed_updates(connection, feed_updates)
+    return result
+
+
+def _with_status(outcome: EntryOutcome, status: str, error: str | None) -> EntryOutcome:
+    return EntryOutcome(
+        feed_id=outcome.feed_id,
+        entry_key=outcome.entry_key,
+        url=outcome.url,
+        title=outcome.title,
+        status=status,
+        error=error,
+    )
+
+
+# --- runs --------------------------------------------------------------------------------------------------
+
+
+def start_run(engine: Engine, flow: str) -> int:
+    with engine.begin() as connection:
+        statement = RUN.insert().values(flow=flow, started_at=utcnow(), status="running").returning(RUN.c.id)
+        return int(connection.execute(statement).scalar_one())
+
+
+def finish_run(
+    engine: Engine, run_id: int, *, status: str, counts: dict[str, int], error: str | None = None
+) -> None:
+    with engine.begin() as connection:
+        started = connection.execute(select(RUN.c.started_at).where(RUN.c.id == run_id)).scalar_one()
+        finished = utcnow()
+        if started.tzinfo is None:
+            started = started.replace(tzinfo=finished.tzinfo)
+        connection.execute(
+            update(RUN)
+            .where(RUN.c.id == run_id)
+            .values(
+                status=status,
+                error=error,
+                finished_at=finished,
+                seconds=(finished - started).total_seconds(),
+                **counts,
+            )
+        )

@@ -1,0 +1,168 @@
+"""The tables: feeds, the seen-entry ledger, articles with their raw pages, tags, LSH bands and runs.
+
+Every table that loads has a unique key that is never NULL; loads are upserts on it (models/store.py).
+Times are stored in UTC. Alembic migrations in models/migrations create and evolve these tables.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    Text,
+    UniqueConstraint,
+)
+from sqlmodel import Field, SQLModel
+
+ENTRY_STATUSES = ("new", "fetched", "loaded", "irrelevant", "duplicate", "failed")
+ORIGINS = ("feed", "backfill", "seed")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _ts(nullable: bool = True, index: bool = False) -> Column:  # type: ignore[type-arg]
+    return Column(DateTime(timezone=True), nullable=nullable, index=index)
+
+
+class Feed(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    url: str = Field(sa_column=Column(Text, nullable=False, unique=True))
+    name: str | None = Field(default=None, sa_column=Column(Text))
+    topical: bool = False
+    enabled: bool = True
+    etag: str | None = Field(default=None, sa_column=Column(Text))
+    last_modified: str | None = Field(default=None, sa_column=Column(Text))
+    last_polled_at: datetime | None = Field(default=None, sa_column=_ts())
+    last_status: str | None = Field(default=None, sa_column=Column(Text))
+    last_error: str | None = Field(default=None, sa_column=Column(Text))
+    consecutive_failures: int = 0
+    next_poll_at: datetime | None = Field(default=None, sa_column=_ts())
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
+
+
+class SeenEntry(SQLModel, table=True):
+    """The ledger: one row per feed entry ever seen. It makes runs resumable and idempotent."""
+
+    __tablename__ = "seen_entry"
+    __table_args__ = (UniqueConstraint("feed_id", "entry_key", name="uq_seen_entry_feed_key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    feed_id: int = Field(sa_column=Column(Integer, ForeignKey("feed.id", ondelete="CASCADE"), nullable=False))
+    entry_key: str = Field(sa_column=Column(Text, nullable=False))
+    url: str | None = Field(default=None, sa_column=Column(Text))
+    title: str | None = Field(default=None, sa_column=Column(Text))
+    status: str = Field(sa_column=Column(Text, nullable=False, index=True))
+    attempts: int = 0
+    last_error: str | None = Field(default=None, sa_column=Column(Text))
+    article_id: int | None = Field(
+        default=None, sa_column=Column(Integer, ForeignKey("article.id", ondelete="SET NULL"))
+    )
+    first_seen_at: datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
+
+
+class Article(SQLModel, table=True):
+    __table_args__ = (Index("ix_article_published_at", "published_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    canonical_url: str = Field(sa_column=Column(Text, nullable=False, unique=True))
+    url: str = Field(sa_column=Column(Text, nullable=False))
+    title: str | None = Field(default=None, sa_column=Column(Text))
+    authors: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    published_at: datetime | None = Field(default=None, sa_column=_ts())
+    fetched_at: datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
+    language: str | None = Field(default=None, sa_column=Column(Text))
+    site: str | None = Field(default=None, sa_column=Column(Text))
+    body_text: str = Field(sa_column=Column(Text, nullable=False))
+    # Unique: the same text under another URL is an exact duplicate and is not stored twice.
+    body_sha256: str = Field(sa_column=Column(Text, nullable=False, unique=True))
+    minhash: bytes | None = Field(default=None, sa_column=Column(LargeBinary))
+    relevance: float = 0.0
+    origin: str = Field(sa_column=Column(Text, nullable=False))
+    feed_id: int | None = Field(
+        default=None, sa_column=Column(Integer, ForeignKey("feed.id", ondelete="SET NULL"), index=True)
+    )
+    near_duplicate_of: int | None = Field(
+        default=None, sa_column=Column(Integer, ForeignKey("article.id", ondelete="SET NULL"), index=True)
+    )
+    similarity: float | None = None
+    extractor_version: str | None = Field(default=None, sa_column=Column(Text))
+    taxonomy_version: str | None = Field(default=None, sa_column=Column(Text))
+
+
+class RawPage(SQLModel, table=True):
+    """The fetched HTML, gzip-compressed, so `reprocess` can re-extract without the network."""
+
+    __tablename__ = "raw_page"
+
+    article_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("article.id", ondelete="CASCADE"), primary_key=True)
+    )
+    html_gz: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    final_url: str | None = Field(default=None, sa_column=Column(Text))
+    content_type: str | None = Field(default=None, sa_column=Column(Text))
+    charset: str | None = Field(default=None, sa_column=Column(Text))
+    etag: str | None = Field(default=None, sa_column=Column(Text))
+    last_modified: str | None = Field(default=None, sa_column=Column(Text))
+    fetched_at: datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
+
+
+class Tag(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("kind", "name", name="uq_tag_kind_name"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(sa_column=Column(Text, nullable=False))
+    name: str = Field(sa_column=Column(Text, nullable=False))
+
+
+class ArticleTag(SQLModel, table=True):
+    __tablename__ = "article_tag"
+
+    article_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("article.id", ondelete="CASCADE"), primary_key=True)
+    )
+    tag_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("tag.id", ondelete="CASCADE"), primary_key=True, index=True)
+    )
+    mentions: int = 1
+
+
+class ArticleBand(SQLModel, table=True):
+    """LSH band keys of each article's MinHash: near-duplicate candidates are one indexed lookup away."""
+
+    __tablename__ = "article_band"
+
+    band_key: int = Field(sa_column=Column(BigInteger, primary_key=True))
+    article_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("article.id", ondelete="CASCADE"), primary_key=True, index=True)
+    )
+
+
+class Run(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    flow: str = Field(sa_column=Column(Text, nullable=False))
+    started_at: datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
+    finished_at: datetime | None = Field(default=None, sa_column=_ts())
+    status: str = Field(default="running", sa_column=Column(Text, nullable=False))
+    error: str | None = Field(default=None, sa_column=Column(Text))
+    feeds_polled: int = 0
+    feeds_not_modified: int = 0
+    feeds_failed: int = 0
+    entries_new: int = 0
+    pages_fetched: int = 0
+    articles_stored: int = 0
+    duplicates: int = 0
+    near_duplicates: int = 0
+    irrelevant: int = 0
+    failed: int = 0
+    seconds: float | None = None
