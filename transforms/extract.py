@@ -1,0 +1,494 @@
+"""Turn a fetched page (bytes or text) into an article draft: body text, title, authors, date, language, site.
+
+Pure: no IO, no network. One trafilatura pass per page (fast mode: no readability/justext comparison), on a
+tree we parsed ourselves from text we decoded ourselves; trafilatura's downloader is never used. trafilatura
+is imported lazily so that importing this module (for its dataclasses) stays cheap for the CLI.
+"""
+
+from __future__ import annotations
+
+import codecs
+import re
+import unicodedata
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from importlib.metadata import version
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+if TYPE_CHECKING:
+    from lxml.html import HtmlElement
+
+# Bump the suffix whenever the logic here changes what comes out for the same page: stored articles carry it,
+# and `reprocess` uses it to find articles extracted by older logic.
+EXTRACTOR_VERSION = f"trafilatura-{version('trafilatura')}+ren1"
+
+# Extraction mode. Balanced (not precision): precision mode drops short legitimate paragraphs and skips the
+# rescue for pages trafilatura under-extracts; boilerplate is handled by the pre-clean below instead.
+FAVOR_PRECISION = False
+# Where a `<meta charset>` must appear (the HTML spec's prescan looks at the first 1024 bytes; real pages put
+# long <script>/<link> blocks first, so look a little further).
+META_PRESCAN_BYTES = 4096
+# charset_normalizer only sees this much of an undeclared, non-UTF-8 page: enough to decide, bounded in time.
+CHARSET_GUESS_SAMPLE_BYTES = 65536
+# How much body text the language heuristic looks at.
+LANGUAGE_SAMPLE_CHARS = 3000
+
+
+@dataclass(frozen=True)
+class EntryHints:
+    """What the feed entry said about the article; fills gaps in the page's own metadata."""
+
+    title: str | None = None
+    authors: tuple[str, ...] = ()
+    published_at: datetime | None = None
+    summary: str | None = None
+
+
+@dataclass(frozen=True)
+class ExtractedArticle:
+    title: str | None
+    authors: tuple[str, ...]
+    published_at: datetime | None  # timezone-aware UTC
+    language: str | None  # ISO 639-1 like "en", "zh"
+    site: str | None  # site name, e.g. "Global Times"
+    body_text: str  # paragraphs separated by "\n\n"; "" if nothing found
+    description: str | None = None
+
+
+# --------------------------------------------------------------------------------------------------------
+# Decoding
+# --------------------------------------------------------------------------------------------------------
+
+# WHATWG Encoding Standard: labels browsers treat as a superset encoding. Keys are labels as servers and
+# pages write them; values are Python codec names.
+_LABEL_ALIASES: dict[str, str] = {
+    **dict.fromkeys(
+        (
+            "ascii",
+            "us-ascii",
+            "ansi_x3.4-1968",
+            "iso-8859-1",
+            "iso8859-1",
+            "iso_8859-1",
+            "iso88591",
+            "latin1",
+            "latin-1",
+            "l1",
+            "cp819",
+            "ibm819",
+            "iso-ir-100",
+            "csisolatin1",
+            "windows-1252",
+            "x-cp1252",
+            "cp1252",
+        ),
+        "cp1252",
+    ),
+    **dict.fromkeys(
+        (
+            "gb2312",
+            "gbk",
+            "x-gbk",
+            "chinese",
+            "csgb2312",
+            "gb_2312",
+            "gb_2312-80",
+            "iso-ir-58",
+            "csiso58gb231280",
+            "gb18030",
+        ),
+        "gb18030",
+    ),
+    **dict.fromkeys(("iso-8859-9", "iso8859-9", "latin5", "l5", "windows-1254"), "cp1254"),
+    **dict.fromkeys(("tis-620", "iso-8859-11", "windows-874", "dos-874"), "cp874"),
+    **dict.fromkeys(("euc-kr", "ks_c_5601-1987", "korean", "windows-949", "cp949"), "cp949"),
+    **dict.fromkeys(("shift_jis", "shift-jis", "sjis", "x-sjis", "ms_kanji", "windows-31j"), "cp932"),
+    **dict.fromkeys(("big5", "big5-hkscs", "x-x-big5", "cn-big5", "csbig5"), "big5hkscs"),
+    **dict.fromkeys(("macintosh", "mac", "x-mac-roman", "csmacintosh"), "mac_roman"),
+    "iso-8859-8-i": "iso8859-8",
+}
+# Superset mapping by Python codec name, for labels resolved through codecs.lookup and for guesses.
+_CODEC_SUPERSETS: dict[str, str] = {
+    "ascii": "cp1252",
+    "latin-1": "cp1252",
+    "iso8859-1": "cp1252",
+    "gb2312": "gb18030",
+    "gbk": "gb18030",
+    "iso8859-9": "cp1254",
+    "tis-620": "cp874",
+    "iso8859-11": "cp874",
+    "euc_kr": "cp949",
+    "shift_jis": "cp932",
+    "big5": "big5hkscs",
+}
+# Never honoured from a label: UTF-16/32 only count with a BOM (WHATWG treats a meta utf-16 as utf-8, and a
+# server claiming it for ASCII bytes would turn the page into CJK noise); UTF-7 is not a web encoding.
+_REFUSED_CODECS = frozenset({"utf-16", "utf-16-le", "utf-16-be", "utf-32", "utf-32-le", "utf-32-be", "utf-7"})
+
+_META_CHARSET = re.compile(rb"""<meta[^>]{0,512}?charset\s*=\s*["']?\s*([A-Za-z0-9._:\-]+)""", re.IGNORECASE)
+
+
+def _codec_for_label(label: str | None) -> str | None:
+    """Python codec for a charset label, WHATWG-mapped; None for labels that are unknown or not honoured."""
+    if not label:
+        return None
+    key = label.strip().strip("\"'").strip().lower()
+    if key in _LABEL_ALIASES:
+        return _LABEL_ALIASES[key]
+    try:
+        info = codecs.lookup(key)
+    except LookupError:
+        return None
+    # base64, rot13 and friends resolve too, but are not text encodings.
+    if not getattr(info, "_is_text_encoding", True) or info.name in _REFUSED_CODECS:
+        return None
+    return _CODEC_SUPERSETS.get(info.name, info.name)
+
+
+def _decode_strict(body: bytes, codec: str) -> str | None:
+    try:
+        return body.decode(codec)
+    except UnicodeDecodeError:
+        if codec == "cp1252":
+            # WHATWG windows-1252 maps the five bytes Python leaves undefined (0x81, 0x8D, ...) to the C1
+            # controls of the same value, i.e. Latin-1: a page that declared it is still that page.
+            return "".join(
+                chunk.decode("cp1252", errors="strict") if ok else chunk.decode("latin-1")
+                for ok, chunk in _split_cp1252_undefined(body)
+            )
+        return None
+
+
+_CP1252_UNDEFINED = re.compile(rb"[\x81\x8d\x8f\x90\x9d]+")
+
+
+def _split_cp1252_undefined(body: bytes) -> list[tuple[bool, bytes]]:
+    parts: list[tuple[bool, bytes]] = []
+    pos = 0
+    for match in _CP1252_UNDEFINED.finditer(body):
+        parts.append((True, body[pos : match.start()]))
+        parts.append((False, match.group()))
+        pos = match.end()
+    parts.append((True, body[pos:]))
+    return parts
+
+
+def _guess_codec(body: bytes) -> str | None:
+    import charset_normalizer  # only undeclared, non-UTF-8 pages get here
+
+    best = charset_normalizer.from_bytes(body[:CHARSET_GUESS_SAMPLE_BYTES]).best()
+    return _codec_for_label(best.encoding) if best is not None else None
+
+
+def decode_html(body: bytes, header_charset: str | None = None) -> str:
+    """Decode a page the way a browser would, trusting the bytes over a server's claim. Never raises.
+
+    Order: BOM; strict UTF-8 if the bytes are non-ASCII and valid UTF-8 (servers often say iso-8859-1 for
+    UTF-8 pages, never the reverse by accident); the HTTP header charset; a `<meta>` charset in the first
+    bytes; charset_normalizer's guess; UTF-8 with replacement. A label that is unknown, or under which the
+    bytes do not decode, falls through to the next rule.
+    """
+    if body.startswith(codecs.BOM_UTF8):
+        return body[len(codecs.BOM_UTF8) :].decode("utf-8", errors="replace")
+    if body.startswith(codecs.BOM_UTF16_LE):
+        return body[2:].decode("utf-16-le", errors="replace")
+    if body.startswith(codecs.BOM_UTF16_BE):
+        return body[2:].decode("utf-16-be", errors="replace")
+
+    if not body.isascii():
+        text = _decode_strict(body, "utf-8")
+        if text is not None:
+            return text
+
+    meta = _META_CHARSET.search(body[:META_PRESCAN_BYTES])
+    for label in (header_charset, meta.group(1).decode("ascii") if meta else None):
+        codec = _codec_for_label(label)
+        if codec is not None:
+            text = _decode_strict(body, codec)
+            if text is not None:
+                return text
+
+    if body.isascii():
+        return body.decode("ascii")
+    codec = _guess_codec(body)
+    if codec is not None:
+        return body.decode(codec, errors="replace")
+    return body.decode("utf-8", errors="replace")
+
+
+# --------------------------------------------------------------------------------------------------------
+# Text helpers shared with transforms/seed_text.py
+# --------------------------------------------------------------------------------------------------------
+
+_WHITESPACE = re.compile(r"\s+")
+_BYLINE_PREFIX = re.compile(r"^\s*(?:written\s+)?by\s*[:\-]?\s+", re.IGNORECASE)
+_AUTHOR_SEPARATORS = re.compile(r"\s*(?:;|,|&|\band\b|\|)\s*", re.IGNORECASE)
+
+
+def normalize_whitespace(text: str) -> str:
+    """One space between words, no edges; NBSP and other Unicode spaces count as spaces."""
+    return _WHITESPACE.sub(" ", text.replace("\u00a0", " ")).strip()
+
+
+def split_authors(*names: str) -> tuple[str, ...]:
+    """'By Wang Cong and Yang Kunyi' -> ('Wang Cong', 'Yang Kunyi'); de-duplicated, order kept."""
+    authors: list[str] = []
+    for raw in names:
+        for part in _AUTHOR_SEPARATORS.split(_BYLINE_PREFIX.sub("", normalize_whitespace(raw))):
+            name = _BYLINE_PREFIX.sub("", part).strip(" .-–—")
+            if name and name.casefold() not in {a.casefold() for a in authors}:
+                authors.append(name)
+    return tuple(authors)
+
+
+def paragraphs_to_body(lines: list[str], *, title: str | None = None) -> str:
+    """Join non-empty paragraphs with a blank line; drop leading paragraphs that only repeat the title."""
+    paragraphs = [p for p in (normalize_whitespace(line) for line in lines) if p]
+    if title:
+        key = _comparable(title)
+        while paragraphs and _comparable(paragraphs[0]) == key:
+            paragraphs.pop(0)
+    return "\n\n".join(paragraphs)
+
+
+def _comparable(text: str) -> str:
+    return "".join(ch for ch in unicodedata.normalize("NFKC", text).casefold() if ch.isalnum())
+
+
+def _is_cjk(ch: str) -> bool:
+    cp = ord(ch)
+    return 0x4E00 <= cp <= 0x9FFF or 0x3400 <= cp <= 0x4DBF or 0xF900 <= cp <= 0xFAFF
+
+
+_ENGLISH_FUNCTION_WORDS = frozenset(
+    {"the", "of", "and", "to", "in", "a", "is", "that", "for", "on", "with", "as", "was", "said", "by", "it"}
+    | {"from", "at", "are", "be", "has", "have", "its", "an"}
+)
+
+
+def guess_language(text: str) -> str | None:
+    """Cheap script-based guess: 'zh' / 'ja' / 'ko' by script share, 'en' for ASCII text with English
+    function words, else None. Confident enough to override a page's declared language."""
+    sample = text[:LANGUAGE_SAMPLE_CHARS]
+    cjk = kana = hangul = ascii_letters = letters = 0
+    for ch in sample:
+        if not ch.isalpha():
+            continue
+        letters += 1
+        if ch.isascii():
+            ascii_letters += 1
+        elif _is_cjk(ch):
+            cjk += 1
+        elif 0x3040 <= ord(ch) <= 0x30FF:
+            kana += 1
+        elif 0xAC00 <= ord(ch) <= 0xD7AF:
+            hangul += 1
+    if letters == 0:
+        return None
+    if kana >= 0.1 * letters:
+        return "ja"
+    if hangul >= 0.3 * letters:
+        return "ko"
+    # CJK characters carry a word each, so a third of letters is already a Chinese text
+    if cjk >= 0.3 * letters:
+        return "zh"
+    if ascii_letters >= 0.9 * letters:
+        words = re.findall(r"[a-z]+", sample.lower())
+        if words and sum(w in _ENGLISH_FUNCTION_WORDS for w in words) >= 0.08 * len(words):
+            return "en"
+    return None
+
+
+def _normalize_language_tag(tag: str | None) -> str | None:
+    """'en-US' / 'zh_Hans_CN' / 'EN' -> 'en'; None for anything that is not a two-letter primary tag."""
+    if not tag:
+        return None
+    primary = re.split(r"[-_]", tag.strip().lower(), maxsplit=1)[0]
+    return primary if re.fullmatch(r"[a-z]{2}", primary) else None
+
+
+# --------------------------------------------------------------------------------------------------------
+# Dates
+# --------------------------------------------------------------------------------------------------------
+
+# htmldate is asked for a full timestamp; a date-only source comes back as midnight without an offset.
+_HTMLDATE_FORMAT = "%Y-%m-%dT%H:%M:%S%z"
+
+
+def parse_page_date(value: str | None) -> tuple[datetime | None, bool]:
+    """(aware UTC datetime, exact?) from htmldate output. Naive timestamps are taken as UTC; a naive
+    midnight is a date-only value (not exact), which a feed entry's timestamp should beat."""
+    if not value:
+        return None, False
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return None, False
+    if parsed.tzinfo is None:
+        exact = (parsed.hour, parsed.minute, parsed.second) != (0, 0, 0)
+        return parsed.replace(tzinfo=UTC), exact
+    return parsed.astimezone(UTC), True
+
+
+def to_utc(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+# --------------------------------------------------------------------------------------------------------
+# Pre-clean and extraction
+# --------------------------------------------------------------------------------------------------------
+
+# Containers whose class or id names boilerplate. The token must start a word ("crp_related",
+# "jp-relatedposts", "sharedaddy", "navbar" match; "unrelated", "canvas" do not). trafilatura prunes most of
+# these itself; its vocabulary misses names like "subscribe-box", which then leak into the body.
+_BOILERPLATE_NAME = re.compile(
+    r"(?:^|[^a-z])(?:comment|disqus|newsletter|related|share|sharing|subscri|sidebar|nav|footer)",
+    re.IGNORECASE,
+)
+_BOILERPLATE_TAGS = frozenset({"div", "section", "aside", "nav", "footer", "ul", "ol", "form", "header"})
+# A container holding more than this share of the page's text is a layout wrapper ("has-sidebar"), not a box.
+_MAX_PRUNED_TEXT_SHARE = 0.4
+
+
+def _preclean(tree: HtmlElement) -> None:
+    """Remove obvious boilerplate containers in place, never one that holds the headline or the article."""
+    candidates = [
+        el
+        for el in tree.iter(*_BOILERPLATE_TAGS)
+        if _BOILERPLATE_NAME.search(f"{el.get('class', '')} {el.get('id', '')}")
+    ]
+    if not candidates:
+        return
+    body = tree.find("body")
+    total = len((body if body is not None else tree).text_content()) or 1
+    for el in candidates:
+        parent = el.getparent()
+        if parent is None:  # already removed with an ancestor, or the root
+            continue
+        if el.find(".//h1") is not None or el.find(".//article") is not None:
+            continue
+        if el.find(".//*[@itemprop='articleBody']") is not None:
+            continue
+        if len(el.text_content()) > _MAX_PRUNED_TEXT_SHARE * total:
+            continue
+        # keep the tail: it is text of the parent that happens to follow the box
+        tail = el.tail
+        previous = el.getprevious()
+        parent.remove(el)
+        if tail:
+            if previous is not None:
+                previous.tail = (previous.tail or "") + tail
+            else:
+                parent.text = (parent.text or "") + tail
+
+
+def _declared_language(tree: HtmlElement) -> str | None:
+    lang = tree.get("lang") or tree.get("{http://www.w3.org/XML/1998/namespace}lang")
+    if not lang:
+        for meta in tree.iterfind(".//meta"):
+            key = (meta.get("http-equiv") or meta.get("property") or meta.get("name") or "").lower()
+            if key in {"content-language", "og:locale", "language", "dc.language"}:
+                lang = meta.get("content")
+                break
+    return _normalize_language_tag(lang)
+
+
+def _host(url: str) -> str | None:
+    host = urlsplit(url).hostname
+    if not host:
+        return None
+    return host[4:] if host.startswith("www.") else host
+
+
+def _strip_site_suffix(title: str, site: str | None) -> str:
+    """'Headline | Site' -> 'Headline' when the suffix is the site's name."""
+    if site:
+        for sep in (" | ", " - ", " – ", " — ", " :: "):
+            head, found, tail = title.rpartition(sep)
+            if found and head and _comparable(tail) == _comparable(site):
+                return head.strip()
+    return title
+
+
+def _trafilatura_extract(tree: HtmlElement, url: str) -> Any:
+    import trafilatura  # lazy: about a second of import time the CLI's read-only commands should not pay
+    from trafilatura.settings import set_date_params
+
+    date_params = set_date_params(extensive=True)
+    date_params["outputformat"] = _HTMLDATE_FORMAT
+    document = trafilatura.bare_extraction(
+        tree,
+        url=url,
+        fast=True,
+        favor_precision=FAVOR_PRECISION,
+        with_metadata=True,
+        include_comments=False,
+        include_tables=False,
+        date_extraction_params=date_params,
+    )
+    if document is None:
+        # no body worth keeping; the metadata may still be
+        document = trafilatura.extract_metadata(tree, url, date_params)
+    return document
+
+
+def _load_tree(html: str) -> HtmlElement | None:
+    from trafilatura import load_html
+
+    return load_html(html)
+
+
+def extract_article(
+    body: bytes | str,
+    *,
+    url: str,
+    header_charset: str | None = None,
+    hints: EntryHints | None = None,
+) -> ExtractedArticle:
+    """Extract one article from one page. Page metadata first, the feed entry's hints where it is silent."""
+    hints = hints or EntryHints()
+    html = body if isinstance(body, str) else decode_html(body, header_charset)
+    tree = _load_tree(html) if html.strip() else None
+    if tree is None:
+        return ExtractedArticle(
+            title=hints.title,
+            authors=split_authors(*hints.authors),
+            published_at=to_utc(hints.published_at),
+            language=None,
+            site=_host(url),
+            body_text="",
+            description=hints.summary,
+        )
+
+    declared_language = _declared_language(tree)
+    _preclean(tree)
+    document = _trafilatura_extract(tree, url)
+
+    site = normalize_whitespace(document.sitename or "") or _host(url)
+    title = normalize_whitespace(document.title or "") or None
+    title = _strip_site_suffix(title, site) if title else hints.title
+    authors = split_authors(document.author) if document.author else ()
+    authors = authors or split_authors(*hints.authors)
+
+    page_date, exact = parse_page_date(document.date)
+    # an exact page date beats the feed; the feed's timestamp beats a page date known only to the day
+    published_at = page_date if exact or hints.published_at is None else to_utc(hints.published_at)
+
+    text = getattr(document, "text", None) or ""
+    body_text = paragraphs_to_body(text.split("\n"), title=title)
+
+    guessed = guess_language(body_text or title or "")
+    language = _normalize_language_tag(document.language) or guessed or declared_language
+
+    return ExtractedArticle(
+        title=title,
+        authors=authors,
+        published_at=published_at,
+        language=language,
+        site=site,
+        body_text=body_text,
+        description=normalize_whitespace(document.description or "") or hints.summary,
+    )
