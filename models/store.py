@@ -18,6 +18,7 @@ from sqlalchemy.engine import Connection
 
 from models.tables import Article, ArticleBand, ArticleTag, Feed, RawPage, Run, SeenEntry, Tag, utcnow
 from transforms.dedup import estimated_jaccard
+from transforms.pipeline import ArticleRecord
 
 FEED = Feed.__table__  # type: ignore[attr-defined]
 SEEN = SeenEntry.__table__  # type: ignore[attr-defined]
@@ -40,35 +41,6 @@ def _insert(connection: Connection, table: Any) -> Any:
 
 
 @dataclass(frozen=True)
-class ArticleRecord:
-    """An article ready to load: extracted, scored, hashed and tagged."""
-
-    canonical_url: str
-    url: str
-    title: str | None
-    authors: tuple[str, ...]
-    published_at: datetime | None
-    language: str | None
-    site: str | None
-    body_text: str
-    body_sha256: str
-    minhash: bytes | None
-    band_keys: tuple[int, ...]
-    relevance: float
-    origin: str
-    tags: tuple[tuple[str, str, int], ...] = ()  # (kind, name, mentions)
-    feed_id: int | None = None
-    extractor_version: str | None = None
-    taxonomy_version: str | None = None
-    raw_html: bytes | None = None
-    final_url: str | None = None
-    content_type: str | None = None
-    charset: str | None = None
-    etag: str | None = None
-    last_modified: str | None = None
-
-
-@dataclass(frozen=True)
 class EntryOutcome:
     """What became of one feed entry in this run; `article` is set when it should be stored."""
 
@@ -79,6 +51,7 @@ class EntryOutcome:
     status: str  # loaded (if stored) | irrelevant | duplicate | failed
     error: str | None = None
     article: ArticleRecord | None = None
+    retryable: bool = False  # a failure worth trying again on a later run
 
 
 @dataclass(frozen=True)
@@ -230,10 +203,11 @@ def entry_states(engine: Engine, feed_id: int, entry_keys: Sequence[str]) -> dic
 
 
 def failed_entries(engine: Engine, feed_id: int, max_attempts: int) -> list[tuple[str, str, str | None]]:
-    """(entry_key, url, title) of entries that failed fewer than max_attempts times: retried on later runs."""
+    """(entry_key, url, title) of entries whose failure may pass, tried fewer than max_attempts times."""
     query = select(SEEN.c.entry_key, SEEN.c.url, SEEN.c.title).where(
         SEEN.c.feed_id == feed_id,
         SEEN.c.status == "failed",
+        SEEN.c.retryable.is_(True),
         SEEN.c.attempts < max_attempts,
         SEEN.c.url.is_not(None),
     )
@@ -252,6 +226,7 @@ def _upsert_entries(connection: Connection, outcomes: Sequence[tuple[EntryOutcom
             "status": outcome.status,
             "attempts": 1,
             "last_error": outcome.error,
+            "retryable": outcome.retryable,
             "article_id": article_id,
             "first_seen_at": now,
             "updated_at": now,
@@ -270,6 +245,7 @@ def _upsert_entries(connection: Connection, outcomes: Sequence[tuple[EntryOutcom
             "status": statement.excluded.status,
             "attempts": SEEN.c.attempts + 1,
             "last_error": statement.excluded.last_error,
+            "retryable": statement.excluded.retryable,
             "article_id": func.coalesce(statement.excluded.article_id, SEEN.c.article_id),
             "url": statement.excluded.url,
             "updated_at": statement.excluded.updated_at,

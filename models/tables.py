@@ -64,6 +64,8 @@ class SeenEntry(SQLModel, table=True):
     status: str = Field(sa_column=Column(Text, nullable=False, index=True))
     attempts: int = 0
     last_error: str | None = Field(default=None, sa_column=Column(Text))
+    # Only failures that may pass (timeouts, 5xx, 429) are tried again on later runs; a 404 is final.
+    retryable: bool = False
     article_id: int | None = Field(
         default=None, sa_column=Column(Integer, ForeignKey("article.id", ondelete="SET NULL"))
     )

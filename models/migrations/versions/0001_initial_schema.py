@@ -2,12 +2,11 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-23 23:54:47.673219
+Create Date: 2026-11-23 23:59:47.966641
 """
 
 from alembic import op
 import sqlalchemy as sa
-
 
 
 revision = '0001'
@@ -134,6 +133,7 @@ def upgrade() -> None:
     sa.Column('status', sa.Text(), nullable=False),
     sa.Column('attempts', sa.Integer(), nullable=False),
     sa.Column('last_error', sa.Text(), nullable=True),
+    sa.Column('retryable', sa.Boolean(), nullable=False),
     sa.Column('article_id', sa.Integer(), nullable=True),
     sa.Column('first_seen_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),

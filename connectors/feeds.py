@@ -1,0 +1,175 @@
+"""Poll one RSS/Atom feed: conditional GET through the safe fetcher, feedparser on the bytes, entries out.
+
+feedparser is only ever given `io.BytesIO(body)`: handed a string or a path it would read local files.
+Documents that declare XML entities (billion laughs, external entities, DTD fetches) are refused unparsed.
+"""
+
+from __future__ import annotations
+
+import calendar
+import hashlib
+import io
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+import feedparser
+
+from connectors.http import Fetcher, FetchError, RetryableFetchError
+
+# An entity declaration in the prolog is how every XML expansion attack starts; feeds don't need them.
+_ENTITY_DECLARATION = re.compile(rb"<!ENTITY", re.IGNORECASE)
+_PROLOG_BYTES = 64_000
+
+
+@dataclass(frozen=True)
+class FeedEntry:
+    """One item of a feed: what the ledger keys on and what extraction may use as hints."""
+
+    entry_key: str
+    url: str | None
+    title: str | None
+    summary: str | None
+    authors: tuple[str, ...]
+    published_at: datetime | None
+    problem: str | None = None  # why this entry cannot be fetched (no link, javascript: link...)
+
+
+@dataclass(frozen=True)
+class FeedPoll:
+    url: str
+    status: str  # "ok" | "not modified" | "failed"
+    entries: tuple[FeedEntry, ...] = ()
+    etag: str | None = None
+    last_modified: str | None = None
+    error: str | None = None
+    retry_after: float | None = None
+    warning: str | None = None  # a malformed but readable feed says what was wrong
+    title: str | None = None
+
+
+class NotAFeedError(ValueError):
+    """The body is not a feed feedparser can read; the message says what it looked like."""
+
+
+def _struct_to_datetime(value: Any) -> datetime | None:
+    if not value:
+        return None
+    try:
+        return datetime.fromtimestamp(calendar.timegm(value), tz=UTC)
+    except (TypeError, ValueError, OverflowError):
+        return None
+
+
+def _entry_link(entry: Any, base_url: str) -> str | None:
+    link = entry.get("link")
+    if not link:
+        for candidate in entry.get("links", []) or []:
+            if candidate.get("rel", "alternate") == "alternate" and candidate.get("href"):
+                link = candidate["href"]
+                break
+    if not link:
+        return None
+    return urljoin(base_url, str(link).strip())
+
+
+def _authors(entry: Any) -> tuple[str, ...]:
+    names: list[str] = []
+    for author in entry.get("authors", []) or []:
+        name = (author.get("name") or "").strip() if isinstance(author, dict) else ""
+        if name and name not in names:
+            names.append(name)
+    if not names and entry.get("author"):
+        names.append(str(entry["author"]).strip())
+    return tuple(names)
+
+
+def parse_feed(body: bytes, *, url: str, content_type: str | None = None, limit: int = 200) -> FeedPoll:
+    """Entries of a feed document, newest `limit` first as the feed orders them. Raises NotAFeedError."""
+    if _ENTITY_DECLARATION.search(body[:_PROLOG_BYTES]):
+        raise NotAFeedError("feed declares XML entities (refused: entity expansion is never done)")
+    headers = {"content-type": content_type or "application/xml", "content-location": url}
+    parsed = feedparser.parse(io.BytesIO(body), response_headers=headers, resolve_relative_uris=False)
+    if not parsed.get("version") and not parsed.entries:
+        looked_like = "an HTML page" if b"<html" in body[:2048].lower() else "not a feed"
+        reason = parsed.get("bozo_exception")
+        detail = f": {reason}" if reason else ""
+        raise NotAFeedError(f"not an RSS or Atom feed ({looked_like}{detail})")
+    entries: list[FeedEntry] = []
+    for entry in parsed.entries[:limit]:
+        link = _entry_link(entry, url)
+        problem = None
+        if link is None:
+            problem = "entry has no link"
+        elif urlsplit(link).scheme.lower() not in ("http", "https"):
+            problem = f"entry link has unsupported scheme {urlsplit(link).scheme!r}"
+        key = entry.get("id") or link or _fallback_key(entry)
+        entries.append(
+            FeedEntry(
+                entry_key=str(key)[:2000],
+                url=link if problem is None else None,
+                title=_clean(entry.get("title")),
+                summary=_clean(entry.get("summary")),
+                authors=_authors(entry),
+                published_at=_struct_to_datetime(
+                    entry.get("published_parsed") or entry.get("updated_parsed")
+                ),
+                problem=problem,
+            )
+        )
+    warning = None
+    if parsed.get("bozo"):
+        warning = f"malformed feed, read anyway: {parsed.get('bozo_exception')}"
+    return FeedPoll(
+        url=url,
+        status="ok",
+        entries=tuple(entries),
+        warning=warning,
+        title=_clean(parsed.feed.get("title")),
+    )
+
+
+def _clean(value: Any) -> str | None:
+    if not value:
+        return None
+    text = " ".join(str(value).split())
+    return text or None
+
+
+def _fallback_key(entry: Any) -> str:
+    material = f"{entry.get('title', '')}|{entry.get('published', '')}|{entry.get('summary', '')}"
+    return "sha256:" + hashlib.sha256(material.encode("utf-8", "replace")).hexdigest()
+
+
+def poll_feed(
+    fetcher: Fetcher,
+    url: str,
+    *,
+    etag: str | None = None,
+    last_modified: str | None = None,
+    limit: int = 200,
+) -> FeedPoll:
+    """Fetch and parse one feed. Never raises for the feed's own faults: they come back as status "failed"."""
+    try:
+        page = fetcher.get(url, etag=etag, last_modified=last_modified)
+    except RetryableFetchError as exc:
+        return FeedPoll(url=url, status="failed", error=exc.reason, retry_after=exc.retry_after)
+    except FetchError as exc:
+        return FeedPoll(url=url, status="failed", error=exc.reason)
+    if page.status == 304:
+        return FeedPoll(url=url, status="not modified", etag=etag, last_modified=last_modified)
+    try:
+        poll = parse_feed(page.body, url=page.final_url, content_type=page.content_type, limit=limit)
+    except NotAFeedError as exc:
+        return FeedPoll(url=url, status="failed", error=str(exc))
+    return FeedPoll(
+        url=url,
+        status="ok",
+        entries=poll.entries,
+        etag=page.etag,
+        last_modified=page.last_modified,
+        warning=poll.warning,
+        title=poll.title,
+    )

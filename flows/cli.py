@@ -1,0 +1,386 @@
+"""`rare-news`: the command line. Each command is a few lines over functions the tests also call.
+
+Heavy libraries (Prefect, trafilatura) are imported inside the commands that need them, so `search`, `show`,
+`export`, `stats` and `--help` answer at once. A user's mistake is one line on stderr and exit code 2.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from datetime import UTC, datetime
+from enum import Enum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from flows.settings import Settings
+
+app = typer.Typer(
+    name="rare-news",
+    help="Rare-earth news ingestion: poll feeds, keep rare-earth articles, search them.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+feeds_app = typer.Typer(help="Feeds kept in the database, with their health.", no_args_is_help=True)
+app.add_typer(feeds_app, name="feeds")
+
+
+class UserError(Exception):
+    """Shown as one line, never a traceback."""
+
+
+class OutputFormat(str, Enum):
+    table = "table"
+    json = "json"
+
+
+class ExportFormat(str, Enum):
+    jsonl = "jsonl"
+    csv = "csv"
+
+
+def _settings(database_url: str | None = None) -> Settings:
+    from flows.settings import get_settings
+
+    return get_settings(**({"database_url": database_url} if database_url else {}))
+
+
+def _engine(settings: Settings, *, create: bool = True) -> Engine:
+    """The store for reading commands: migrated (and seeded when new), so a fresh clone answers too."""
+    from flows.common import prepare_store
+
+    return prepare_store(settings)
+
+
+def _parse_date(value: str | None, option: str) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise UserError(f"{option} {value!r} is not a date (use YYYY-MM-DD)") from None
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+def _console() -> Any:
+    from rich.console import Console
+
+    return Console(highlight=False, soft_wrap=False)
+
+
+DatabaseOption = Annotated[
+    str | None, typer.Option("--database-url", help="Database URL (default: RARE_NEWS_DATABASE_URL or SQLite).")
+]
+
+
+@app.command()
+def init(database_url: DatabaseOption = None) -> None:
+    """Create or migrate the schema and load the seed corpus. Safe to run again."""
+    from flows.common import load_seeds, load_taxonomy
+    from models.db import get_engine, migrate
+
+    settings = _settings(database_url)
+    engine = get_engine(settings.database_url)
+    migrate(engine)
+    added = load_seeds(engine, load_taxonomy(settings), settings.seed_dir)
+    typer.echo(f"schema ready at {engine.url.render_as_string()}; seed articles added: {added}")
+
+
+@app.command()
+def run(
+    feeds: Annotated[
+        Path | None, typer.Option("--feeds", help="TOML file of [[feeds]] (url, name, topical) to poll instead.")
+    ] = None,
+    force: Annotated[bool, typer.Option(help="Poll feeds that are backing off after failures too.")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show Prefect's own logs.")] = False,
+    database_url: DatabaseOption = None,
+) -> None:
+    """Run one ingestion now: poll the feeds, fetch new entries, store the rare-earth articles, print a summary."""
+    from flows.common import quiet_prefect
+
+    quiet_prefect(verbose)
+    settings = _settings(database_url)
+    if feeds is not None and not feeds.exists():
+        raise UserError(f"feeds file not found: {feeds}")
+    from flows.ingest import ingest
+    from flows.progress import Reporter
+
+    summary = ingest(feeds_file=feeds, settings=settings, reporter=Reporter.for_terminal(), force=force)
+    _print_summary(summary)
+
+
+def _print_summary(summary: Any) -> None:
+    from rich.table import Table
+
+    table = Table(title=f"Run {summary.run_id}", show_header=True, header_style="bold")
+    table.add_column("what")
+    table.add_column("count", justify="right")
+    rows = [
+        ("feeds polled", summary.feeds_polled),
+        ("feeds not modified (304)", summary.feeds_not_modified),
+        ("feeds failed", summary.feeds_failed),
+        ("feeds not due (backing off)", summary.feeds_not_due),
+        ("entries new", summary.entries_new),
+        ("pages fetched", summary.pages_fetched),
+        ("articles stored", summary.articles_stored),
+        ("near duplicates (stored, linked)", summary.near_duplicates),
+        ("duplicates (not stored)", summary.duplicates),
+        ("irrelevant", summary.irrelevant),
+        ("entries failed", summary.failed),
+    ]
+    for label, value in rows:
+        table.add_row(label, str(value))
+    _console().print(table)
+
+
+@feeds_app.command("list")
+def feeds_list(
+    output: Annotated[OutputFormat, typer.Option("--format", help="table or json.")] = OutputFormat.table,
+    database_url: DatabaseOption = None,
+) -> None:
+    """Feeds with their health: last status and error, failures in a row, last polled, next due."""
+    from models.queries import list_feeds
+
+    feeds = list_feeds(_engine(_settings(database_url)))
+    if output is OutputFormat.json:
+        for feed in feeds:
+            typer.echo(json.dumps({**feed.__dict__}, default=str, ensure_ascii=False))
+        return
+    from rich.table import Table
+
+    table = Table(show_lines=False)
+    for column in ("url", "status", "failures", "last polled", "next due", "articles", "last error"):
+        table.add_column(column, overflow="fold")
+    for feed in feeds:
+        table.add_row(
+            feed.url,
+            feed.last_status or "never polled",
+            str(feed.consecutive_failures),
+            _when(feed.last_polled_at),
+            _when(feed.next_poll_at) if feed.next_poll_at else "now",
+            str(feed.articles),
+            feed.last_error or "",
+        )
+    _console().print(table)
+
+
+def _when(value: datetime | None) -> str:
+    return value.strftime("%Y-%m-%d %H:%M UTC") if value else "-"
+
+
+@feeds_app.command("add")
+def feeds_add(
+    url: Annotated[str, typer.Argument(help="The feed's http(s) URL.")],
+    name: Annotated[str | None, typer.Option(help="A name to show for it.")] = None,
+    topical: Annotated[bool, typer.Option(help="A rare-earth feed: fetch every entry.")] = False,
+    database_url: DatabaseOption = None,
+) -> None:
+    """Add a feed to the database; later runs poll it beside the configured ones."""
+    from flows.settings import ConfigError, parse_feeds
+    from models.store import upsert_feeds
+
+    try:
+        spec = parse_feeds({"feeds": [{"url": url, "name": name, "topical": topical}]}, source="feeds add")[0]
+    except ConfigError as exc:
+        raise UserError(str(exc).replace("feeds add: feed #1 ", "")) from None
+    upsert_feeds(_engine(_settings(database_url)), [(spec.url, spec.name, spec.topical)])
+    typer.echo(f"added {spec.url}")
+
+
+@feeds_app.command("remove")
+def feeds_remove(
+    url: Annotated[str, typer.Argument(help="The feed's URL as listed by `feeds list`.")],
+    database_url: DatabaseOption = None,
+) -> None:
+    """Remove a feed and its ledger; its stored articles stay."""
+    from models.store import remove_feed
+
+    if not remove_feed(_engine(_settings(database_url)), url):
+        raise UserError(f"no such feed: {url}")
+    typer.echo(f"removed {url}")
+
+
+@app.command()
+def search(
+    query: Annotated[str, typer.Argument(help="Words to find (all must appear); empty lists the newest.")],
+    element: Annotated[str | None, typer.Option(help="Only articles tagged with this element.")] = None,
+    company: Annotated[str | None, typer.Option(help="Only articles tagged with this company.")] = None,
+    place: Annotated[str | None, typer.Option(help="Only articles tagged with this place.")] = None,
+    topic: Annotated[str | None, typer.Option(help="Only articles tagged with this topic.")] = None,
+    since: Annotated[str | None, typer.Option(help="Published on or after this date (YYYY-MM-DD).")] = None,
+    until: Annotated[str | None, typer.Option(help="Published before this date (YYYY-MM-DD).")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=10_000, help="Most rows to show.")] = 20,
+    output: Annotated[OutputFormat, typer.Option("--format", help="table or json.")] = OutputFormat.table,
+    database_url: DatabaseOption = None,
+) -> None:
+    """Full-text search, best match first, with tag and date filters."""
+    from models.queries import SearchFilters, search_articles
+
+    filters = SearchFilters(
+        element=element,
+        company=company,
+        place=place,
+        topic=topic,
+        since=_parse_date(since, "--since"),
+        until=_parse_date(until, "--until"),
+    )
+    hits = search_articles(_engine(_settings(database_url)), query, filters=filters, limit=limit)
+    if output is OutputFormat.json:
+        for hit in hits:
+            typer.echo(json.dumps(hit.as_dict(with_body=False), ensure_ascii=False))
+        return
+    if not hits:
+        typer.echo("no articles found")
+        return
+    from rich.table import Table
+
+    table = Table()
+    for column in ("id", "published", "site", "title", "elements"):
+        table.add_column(column, overflow="fold")
+    for hit in hits:
+        table.add_row(
+            str(hit.id),
+            hit.published_at.date().isoformat() if hit.published_at else "-",
+            hit.site or "",
+            hit.title or hit.canonical_url,
+            ", ".join(hit.tags.get("element", [])[:4]),
+        )
+    _console().print(table)
+
+
+@app.command()
+def show(
+    id_or_url: Annotated[str, typer.Argument(help="An article id or URL.")],
+    output: Annotated[OutputFormat, typer.Option("--format", help="table or json.")] = OutputFormat.table,
+    database_url: DatabaseOption = None,
+) -> None:
+    """One article with its tags and provenance."""
+    from models.queries import get_article
+
+    article = get_article(_engine(_settings(database_url)), id_or_url)
+    if article is None:
+        raise UserError(f"no article {id_or_url!r}")
+    if output is OutputFormat.json:
+        typer.echo(json.dumps(article.as_dict(), ensure_ascii=False, indent=2))
+        return
+    console = _console()
+    console.print(f"[bold]{article.title or '(untitled)'}[/bold]")
+    facts = [
+        ("id", article.id),
+        ("url", article.url),
+        ("canonical url", article.canonical_url),
+        ("published", article.published_at.isoformat() if article.published_at else "-"),
+        ("authors", ", ".join(article.authors) or "-"),
+        ("site", article.site or "-"),
+        ("language", article.language or "-"),
+        ("origin", article.origin + (f" ({article.feed_url})" if article.feed_url else "")),
+        ("relevance", f"{article.relevance:.2f}"),
+        ("near duplicate of", article.near_duplicate_of or "-"),
+        ("extractor", article.extractor_version or "-"),
+    ]
+    for label, value in facts:
+        console.print(f"{label:>18}: {value}", markup=False)
+    for kind, names in article.tags.items():
+        counts = article.mentions.get(kind, {})
+        console.print(f"{kind:>18}: " + ", ".join(f"{n} ({counts.get(n, 0)})" for n in names), markup=False)
+    console.print()
+    console.print(article.body_text, markup=False)
+
+
+@app.command()
+def export(
+    output: Annotated[ExportFormat, typer.Option("--format", help="jsonl or csv.")] = ExportFormat.jsonl,
+    include_duplicates: Annotated[
+        bool, typer.Option("--include-duplicates", help="Also near-duplicate copies of a story.")
+    ] = False,
+    since: Annotated[str | None, typer.Option(help="Published on or after this date.")] = None,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Write here instead of stdout.")] = None,
+    database_url: DatabaseOption = None,
+) -> None:
+    """Every stored article: one JSON object a line, or CSV with tags flattened."""
+    from models.queries import iter_articles
+
+    engine = _engine(_settings(database_url))
+    articles = iter_articles(engine, since=_parse_date(since, "--since"), include_duplicates=include_duplicates)
+    handle = out.open("w", encoding="utf-8", newline="") if out else sys.stdout
+    try:
+        if output is ExportFormat.jsonl:
+            for article in articles:
+                handle.write(json.dumps(article.as_dict(), ensure_ascii=False) + "\n")
+        else:
+            writer: Any = None
+            for article in articles:
+                row = article.as_dict()
+                row["authors"] = "; ".join(row["authors"])
+                row["tags"] = "; ".join(f"{kind}:{name}" for kind, names in row["tags"].items() for name in names)
+                if writer is None:
+                    writer = csv.DictWriter(handle, fieldnames=list(row))
+                    writer.writeheader()
+                writer.writerow(row)
+    finally:
+        if out:
+            handle.close()
+
+
+@app.command()
+def stats(
+    output: Annotated[OutputFormat, typer.Option("--format", help="table or json.")] = OutputFormat.table,
+    database_url: DatabaseOption = None,
+) -> None:
+    """Counts by feed, by element and by month, and stories versus copies."""
+    from models.queries import stats as compute_stats
+
+    result = compute_stats(_engine(_settings(database_url)))
+    if output is OutputFormat.json:
+        typer.echo(json.dumps(result.__dict__, ensure_ascii=False))
+        return
+    from rich.table import Table
+
+    console = _console()
+    console.print(f"articles: {result.articles}  stories: {result.stories}  copies: {result.copies}  "
+                  f"by origin: {result.by_origin}", markup=False)
+    for title, rows in (("by feed", result.by_feed), ("by element", result.by_element), ("by month", result.by_month)):
+        table = Table(title=title)
+        table.add_column(title.split()[-1])
+        table.add_column("articles", justify="right")
+        for label, count in rows:
+            table.add_row(str(label), str(count))
+        console.print(table)
+
+
+def main() -> None:
+    """Entry point: user errors are one line and exit code 2, never a traceback."""
+    from flows.settings import ConfigError
+
+    try:
+        app()
+    except (UserError, ConfigError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise SystemExit(2) from None
+    except KeyboardInterrupt:
+        typer.echo("interrupted", err=True)
+        raise SystemExit(130) from None
+    except Exception as exc:  # the store or a library failed: say what, not where
+        from sqlalchemy.exc import SQLAlchemyError
+
+        from models.db import DatabaseError
+
+        if isinstance(exc, DatabaseError | SQLAlchemyError):
+            reason = getattr(exc, "orig", None) or exc
+            typer.echo(f"error: database: {str(reason).splitlines()[0]}", err=True)
+            raise SystemExit(1) from None
+        if isinstance(exc, OSError):
+            typer.echo(f"error: {exc}", err=True)
+            raise SystemExit(1) from None
+        raise
+
+
+if __name__ == "__main__":
+    main()

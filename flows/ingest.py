@@ -1,0 +1,309 @@
+"""The scheduled ingestion flow: poll feeds, fetch new entries, extract, keep rare-earth articles, load.
+
+Tasks work on batches (all feeds in one poll task; pages in batches of `batch_size`), never one per article.
+Network steps retry inside the connectors; loads are idempotent upserts, so at-least-once is harmless.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from prefect import flow, task
+from prefect.cache_policies import NO_CACHE
+
+from connectors.feeds import FeedEntry, FeedPoll, poll_feed
+from connectors.http import Fetcher
+from connectors.pages import PageFetch, fetch_pages
+from flows.common import load_taxonomy, prepare_store, relevance_threshold
+from flows.progress import Reporter
+from flows.settings import FeedSpec, Settings, get_settings, load_feeds_file
+from models import store
+from models.store import BatchResult, EntryOutcome, FeedRow, FeedUpdate
+from transforms.extract import EntryHints
+from transforms.pipeline import Decision, PageInput, process_pages
+from transforms.relevance import entry_looks_relevant
+from transforms.tag import Taxonomy
+
+
+@dataclass(frozen=True)
+class WorkItem:
+    """One entry this run must deal with: fetch it, or just record a decision already made."""
+
+    feed: FeedRow
+    entry: FeedEntry
+    decided: EntryOutcome | None = None
+
+
+@dataclass
+class RunSummary:
+    run_id: int | None = None
+    feeds_polled: int = 0
+    feeds_not_modified: int = 0
+    feeds_failed: int = 0
+    feeds_not_due: int = 0
+    entries_new: int = 0
+    pages_fetched: int = 0
+    articles_stored: int = 0
+    duplicates: int = 0
+    near_duplicates: int = 0
+    irrelevant: int = 0
+    failed: int = 0
+    feed_errors: list[tuple[str, str]] = field(default_factory=list)
+
+    def run_counts(self) -> dict[str, int]:
+        keys = (
+            "feeds_polled feeds_not_modified feeds_failed entries_new pages_fetched articles_stored "
+            "duplicates near_duplicates irrelevant failed"
+        ).split()
+        return {key: getattr(self, key) for key in keys}
+
+    def add_batch(self, result: BatchResult) -> None:
+        self.articles_stored += result.stored
+        self.duplicates += result.duplicates
+        self.near_duplicates += result.near_duplicates
+        self.irrelevant += result.irrelevant
+        self.failed += result.failed
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+# --- tasks -------------------------------------------------------------------------------------------------
+
+
+@task(name="poll-feeds", cache_policy=NO_CACHE)
+def poll_feeds(fetcher: Fetcher, feeds: Sequence[FeedRow], settings: Settings) -> list[FeedPoll]:
+    from concurrent.futures import ThreadPoolExecutor
+
+    def one(feed: FeedRow) -> FeedPoll:
+        return poll_feed(
+            fetcher,
+            feed.url,
+            etag=feed.etag,
+            last_modified=feed.last_modified,
+            limit=settings.max_entries_per_feed,
+        )
+
+    if not feeds:
+        return []
+    with ThreadPoolExecutor(max_workers=min(settings.feed_concurrency, len(feeds))) as pool:
+        return list(pool.map(one, feeds))
+
+
+@task(name="fetch-pages", cache_policy=NO_CACHE)
+def fetch_batch(
+    fetcher: Fetcher, items: Sequence[WorkItem], settings: Settings, reporter: Reporter
+) -> list[PageFetch]:
+    urls = [item.entry.url or "" for item in items]
+    return fetch_pages(
+        fetcher,
+        urls,
+        concurrency=settings.fetch_concurrency,
+        retries=settings.fetch_retries,
+        check_robots=settings.respect_robots,
+        on_done=lambda _: reporter.advance(),
+    )
+
+
+@task(name="extract-and-judge", cache_policy=NO_CACHE)
+def judge_batch(pages: list[PageInput], taxonomy: Taxonomy, threshold: float) -> list[Decision]:
+    return process_pages(pages, taxonomy=taxonomy, threshold=threshold)
+
+
+@task(name="load-batch", cache_policy=NO_CACHE)
+def load_batch(
+    engine: Any, outcomes: list[EntryOutcome], updates: list[FeedUpdate], near_threshold: float
+) -> BatchResult:
+    return store.load_batch(engine, outcomes=outcomes, feed_updates=updates, near_threshold=near_threshold)
+
+
+# --- planning: which entries need work (pure orchestration over the ledger) --------------------------------
+
+
+def _hints(entry: FeedEntry) -> EntryHints:
+    return EntryHints(
+        title=entry.title, authors=entry.authors, published_at=entry.published_at, summary=entry.summary
+    )
+
+
+def plan_work(
+    engine: Any, feed: FeedRow, poll: FeedPoll, taxonomy: Taxonomy, settings: Settings
+) -> list[WorkItem]:
+    """Entries of one polled feed that are not done yet, plus earlier failures still worth a retry."""
+    entries = list(poll.entries)
+    states = store.entry_states(engine, feed.id, [entry.entry_key for entry in entries])
+    items: list[WorkItem] = []
+    seen_now: set[str] = set()
+    for entry in entries:
+        if entry.entry_key in seen_now:
+            continue
+        seen_now.add(entry.entry_key)
+        status, attempts = states.get(entry.entry_key, ("new", 0))
+        if status in store.DONE_STATUSES or (status == "failed" and attempts >= settings.max_entry_attempts):
+            continue
+        items.append(WorkItem(feed, entry, _decide_without_fetching(feed, entry, taxonomy)))
+    for entry_key, url, title in store.failed_entries(engine, feed.id, settings.max_entry_attempts):
+        if entry_key not in seen_now:
+            retry = FeedEntry(entry_key=entry_key, url=url, title=title, summary=None, authors=(), published_at=None)
+            items.append(WorkItem(feed, retry))
+    return items
+
+
+def _decide_without_fetching(feed: FeedRow, entry: FeedEntry, taxonomy: Taxonomy) -> EntryOutcome | None:
+    if entry.problem is not None:
+        return EntryOutcome(feed.id, entry.entry_key, entry.url, entry.title, "failed", entry.problem)
+    if not feed.topical and not entry_looks_relevant(taxonomy, title=entry.title or "", summary=entry.summary or ""):
+        reason = "title and summary say nothing about rare earths (general feed; page not fetched)"
+        return EntryOutcome(feed.id, entry.entry_key, entry.url, entry.title, "irrelevant", reason)
+    return None
+
+
+def _batches(items: Sequence[WorkItem], size: int) -> Iterator[list[WorkItem]]:
+    for start in range(0, len(items), size):
+        yield list(items[start : start + size])
+
+
+def _feed_update(poll: FeedPoll, feed: FeedRow) -> FeedUpdate:
+    return FeedUpdate(
+        feed_id=feed.id,
+        status=poll.status,
+        error=poll.error,
+        etag=poll.etag,
+        last_modified=poll.last_modified,
+        retry_after=poll.retry_after,
+    )
+
+
+def _outcomes(
+    items: list[WorkItem], fetched: dict[int, PageFetch], decisions: dict[int, Decision]
+) -> list[EntryOutcome]:
+    outcomes: list[EntryOutcome] = []
+    for index, item in enumerate(items):
+        entry, feed = item.entry, item.feed
+        if item.decided is not None:
+            outcomes.append(item.decided)
+        elif fetched[index].page is None:
+            result = fetched[index]
+            outcomes.append(
+                EntryOutcome(feed.id, entry.entry_key, entry.url, entry.title, "failed", result.error,
+                             retryable=result.retryable)
+            )
+        else:
+            decision = decisions[index]
+            status = "loaded" if decision.record is not None else decision.status
+            outcomes.append(EntryOutcome(feed.id, entry.entry_key, entry.url, entry.title, status,
+                                         decision.reason, decision.record))
+    return outcomes
+
+
+def _select_feeds(engine: Any, settings: Settings, feeds_file: Path | None) -> list[FeedRow]:
+    """The feeds of FEEDS_FILE only, when given; else the configured feeds plus those added with `feeds add`."""
+    specs: list[FeedSpec] = load_feeds_file(feeds_file or settings.feeds_path)
+    store.upsert_feeds(engine, [(spec.url, spec.name, spec.topical) for spec in specs])
+    return store.feeds_to_poll(engine, [spec.url for spec in specs] if feeds_file else None)
+
+
+# --- the flow ------------------------------------------------------------------------------------------------
+
+
+@flow(name="ingest", validate_parameters=False, log_prints=False)
+def ingest(
+    feeds_file: Path | None = None,
+    settings: Settings | None = None,
+    reporter: Reporter | None = None,
+    force: bool = False,
+) -> RunSummary:
+    """One ingestion run over the configured feeds (or FEEDS_FILE's), recorded as a `run` row."""
+    settings = settings or get_settings()
+    reporter = reporter or Reporter()
+    taxonomy = load_taxonomy(settings)
+    engine = prepare_store(settings, taxonomy)
+    threshold = relevance_threshold(settings)
+    summary = RunSummary(run_id=store.start_run(engine, "ingest"))
+    try:
+        feeds = _select_feeds(engine, settings, feeds_file)
+        now = datetime.now(UTC)
+        due = [feed for feed in feeds if force or feed.next_poll_at is None or _utc(feed.next_poll_at) <= now]
+        summary.feeds_not_due = len(feeds) - len(due)
+        with Fetcher(settings.fetch_policy()) as fetcher:
+            polls = poll_feeds(fetcher, due, settings)
+            work: list[WorkItem] = []
+            idle: list[FeedUpdate] = []
+            for feed, poll in zip(due, polls, strict=True):
+                summary.feeds_polled += 1
+                if poll.status == "failed":
+                    summary.feeds_failed += 1
+                    summary.feed_errors.append((feed.url, poll.error or "failed"))
+                    reporter.feed_failed(feed.url, poll.error or "failed")
+                    idle.append(_feed_update(poll, feed))
+                    continue
+                summary.feeds_not_modified += poll.status == "not modified"
+                items = plan_work(engine, feed, poll, taxonomy, settings)
+                summary.entries_new += len(items)
+                if items:
+                    work.extend(items)
+                else:
+                    idle.append(_feed_update(poll, feed))
+            store.record_feed_polls(engine, idle)
+            # A feed's new validators are saved with the batch holding its last entry: crash before = re-fetch.
+            last_index = {item.feed.id: index for index, item in enumerate(work)}
+            poll_of = {feed.id: poll for feed, poll in zip(due, polls, strict=True)}
+            reporter.start("Fetching articles", sum(1 for item in work if item.decided is None))
+            offset = 0
+            for batch in _batches(work, settings.batch_size):
+                to_fetch = [index for index, item in enumerate(batch) if item.decided is None]
+                fetched_list = fetch_batch(fetcher, [batch[i] for i in to_fetch], settings, reporter)
+                fetched = dict(zip(to_fetch, fetched_list, strict=True))
+                summary.pages_fetched += sum(1 for result in fetched_list if result.page is not None)
+                pages = {
+                    index: _page_input(batch[index], result)
+                    for index, result in fetched.items()
+                    if result.page is not None
+                }
+                judged = judge_batch(list(pages.values()), taxonomy, threshold)
+                decisions = dict(zip(pages.keys(), judged, strict=True))
+                updates = [
+                    _feed_update(poll_of[feed_id], _feed_by_id(due, feed_id))
+                    for feed_id, index in last_index.items()
+                    if offset <= index < offset + len(batch)
+                ]
+                result = load_batch(engine, _outcomes(batch, fetched, decisions), updates,
+                                    settings.near_duplicate_threshold)
+                summary.add_batch(result)
+                offset += len(batch)
+            reporter.stop()
+    except BaseException as exc:
+        store.finish_run(engine, summary.run_id or 0, status="failed", counts=summary.run_counts(),
+                         error=f"{type(exc).__name__}: {exc}")
+        raise
+    store.finish_run(engine, summary.run_id or 0, status="completed", counts=summary.run_counts())
+    return summary
+
+
+def _feed_by_id(feeds: Sequence[FeedRow], feed_id: int) -> FeedRow:
+    return next(feed for feed in feeds if feed.id == feed_id)
+
+
+def _utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+
+
+def _page_input(item: WorkItem, result: PageFetch) -> PageInput:
+    page = result.page
+    assert page is not None
+    return PageInput(
+        url=item.entry.url or page.url,
+        final_url=page.final_url,
+        body=page.body,
+        header_charset=page.charset,
+        content_type=page.content_type,
+        etag=page.etag,
+        last_modified=page.last_modified,
+        hints=_hints(item.entry),
+        feed_id=item.feed.id,
+        origin="feed",
+    )

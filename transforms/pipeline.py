@@ -1,0 +1,160 @@
+"""One page in, one decision out: extract, score, canonicalise, hash and tag, as a pure function.
+
+The flow hands batches of fetched pages here (in worker processes when there are many) and the resulting
+`ArticleRecord`s to models/store.py. Nothing here touches the network or the database.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from transforms.canonical import canonical_url
+from transforms.dedup import band_keys, body_sha256, minhash_signature
+from transforms.extract import EXTRACTOR_VERSION, EntryHints, ExtractedArticle, extract_article
+from transforms.relevance import score_article
+from transforms.tag import Taxonomy, tag_text
+
+# Bodies shorter than this are extraction failures (a paywall, a video page), not articles.
+MIN_BODY_CHARS = 200
+
+
+@dataclass(frozen=True)
+class ArticleRecord:
+    """An article ready to load: extracted, scored, hashed and tagged."""
+
+    canonical_url: str
+    url: str
+    title: str | None
+    authors: tuple[str, ...]
+    published_at: datetime | None
+    language: str | None
+    site: str | None
+    body_text: str
+    body_sha256: str
+    minhash: bytes | None
+    band_keys: tuple[int, ...]
+    relevance: float
+    origin: str
+    tags: tuple[tuple[str, str, int], ...] = ()  # (kind, name, mentions)
+    feed_id: int | None = None
+    extractor_version: str | None = None
+    taxonomy_version: str | None = None
+    raw_html: bytes | None = None
+    final_url: str | None = None
+    content_type: str | None = None
+    charset: str | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What to do with one page: store `record`, or record `status` with a readable `reason`."""
+
+    status: str  # "relevant" | "irrelevant" | "failed"
+    reason: str | None = None
+    record: ArticleRecord | None = None
+
+
+def judge_article(
+    extracted: ExtractedArticle,
+    *,
+    url: str,
+    origin: str,
+    taxonomy: Taxonomy,
+    final_url: str | None = None,
+    threshold: float,
+    feed_id: int | None = None,
+    extractor_version: str | None = EXTRACTOR_VERSION,
+) -> Decision:
+    """Score, hash and tag an extracted article; irrelevant or empty ones come back without a record."""
+    body = extracted.body_text.strip()
+    if len(body) < MIN_BODY_CHARS:
+        return Decision("failed", f"no article text found ({len(body)} characters extracted)")
+    title = extracted.title or ""
+    tags = tag_text(taxonomy, body, title=title)
+    relevance = score_article(taxonomy, title=title, body=body, tags=tags)
+    if relevance.score < threshold:
+        why = "; ".join(relevance.reasons) or "no rare-earth terms"
+        return Decision("irrelevant", f"relevance {relevance.score:.2f} < {threshold:.2f} ({why})")
+    signature = minhash_signature(body)
+    record = ArticleRecord(
+        canonical_url=canonical_url(final_url or url),
+        url=url,
+        title=extracted.title,
+        authors=tuple(extracted.authors),
+        published_at=extracted.published_at,
+        language=extracted.language,
+        site=extracted.site,
+        body_text=body,
+        body_sha256=body_sha256(body),
+        minhash=signature,
+        band_keys=tuple(band_keys(signature)),
+        relevance=relevance.score,
+        origin=origin,
+        tags=tuple((tag.kind, tag.name, tag.mentions) for tag in tags),
+        feed_id=feed_id,
+        extractor_version=extractor_version,
+        taxonomy_version=taxonomy.version,
+    )
+    return Decision("relevant", None, record)
+
+
+@dataclass(frozen=True)
+class PageInput:
+    """A fetched page and what the feed said about it."""
+
+    url: str
+    final_url: str
+    body: bytes
+    header_charset: str | None = None
+    content_type: str | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+    hints: EntryHints | None = None
+    feed_id: int | None = None
+    origin: str = "feed"
+
+
+def process_page(page: PageInput, *, taxonomy: Taxonomy, threshold: float) -> Decision:
+    """Extract one fetched page and judge it; the raw HTML rides along for storage."""
+    if page.content_type and not _looks_like_html(page.content_type):
+        return Decision("failed", f"not an HTML page (Content-Type {page.content_type})")
+    extracted = extract_article(
+        page.body, url=page.final_url, header_charset=page.header_charset, hints=page.hints
+    )
+    decision = judge_article(
+        extracted,
+        url=page.url,
+        final_url=page.final_url,
+        origin=page.origin,
+        taxonomy=taxonomy,
+        threshold=threshold,
+        feed_id=page.feed_id,
+    )
+    if decision.record is None:
+        return decision
+    record = replace(
+        decision.record,
+        raw_html=page.body,
+        final_url=page.final_url,
+        content_type=page.content_type,
+        charset=page.header_charset,
+        etag=page.etag,
+        last_modified=page.last_modified,
+    )
+    return Decision(decision.status, decision.reason, record)
+
+
+def _looks_like_html(content_type: str) -> bool:
+    return content_type in (
+        "text/html",
+        "application/xhtml+xml",
+        "text/plain",
+        "application/octet-stream",
+    ) or ("html" in content_type)
+
+
+def process_pages(pages: list[PageInput], *, taxonomy: Taxonomy, threshold: float) -> list[Decision]:
+    return [process_page(page, taxonomy=taxonomy, threshold=threshold) for page in pages]
