@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+import transforms.extract as extract_module
 from transforms.extract import (
     EXTRACTOR_VERSION,
     EntryHints,
@@ -257,7 +258,8 @@ def test_declared_language_is_used_when_text_is_not_conclusive() -> None:
 # ---- decoding ---------------------------------------------------------------------------------------------
 
 
-def test_windows_1252_page_served_as_iso_8859_1() -> None:
+def test_windows_1252_page_served_as_iso_8859_1(monkeypatch: pytest.MonkeyPatch) -> None:
+    no_guessing(monkeypatch)
     article = extract_article(
         page("cp1252_news.html"), url="https://chemicalmarkets.example.eu/solvay", header_charset="iso-8859-1"
     )
@@ -271,8 +273,18 @@ def test_windows_1252_page_served_as_iso_8859_1() -> None:
     assert "\ufffd" not in body and "\x80" not in body and "\x93" not in body
 
 
-def test_gbk_page_with_gb2312_meta_and_no_header() -> None:
+def no_guessing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make charset_normalizer's guess unavailable, so a test proves the declared charset was used."""
+
+    def refuse(body: bytes) -> str | None:
+        raise AssertionError("charset guess used although the page declares its charset")
+
+    monkeypatch.setattr(extract_module, "_guess_codec", refuse)
+
+
+def test_gbk_page_with_gb2312_meta_and_no_header(monkeypatch: pytest.MonkeyPatch) -> None:
     # 镕 is in GBK but not in GB2312: decoding by the label's letter would fail (WHATWG: gb2312 means GBK)
+    no_guessing(monkeypatch)
     article = extract_article(page("gbk_news.html"), url="https://www.xitu.example.cn/ganzhou")
     assert article.title == "江西赣州加快稀土产业转型升级"
     assert article.site == "稀土产业网"
@@ -311,7 +323,7 @@ def test_unknown_header_label_falls_through_to_meta() -> None:
     assert "朱镕基" in decode_html(page("gbk_news.html"), "base64")  # a Python codec, not a text encoding
 
 
-def test_meta_charset_in_http_equiv_and_quoted_forms() -> None:
+def test_single_quoted_meta_charset_is_read() -> None:
     body = "<html><head><meta charset='windows-1252'></head><body><p>caf\u00e9 \u20ac5</p></body></html>"
     assert "café €5" in decode_html(body.encode("cp1252"))
 
