@@ -11,7 +11,13 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception_type,
+    stop_after_attempt,
+    wait_random_exponential,
+)
 
 from connectors.http import Fetcher, FetchError, Page, RetryableFetchError
 
@@ -61,7 +67,9 @@ def fetch_pages(
 
     def one(url: str) -> PageFetch:
         try:
-            result = PageFetch(url, fetch_with_retries(fetcher, url, retries=retries, check_robots=check_robots))
+            result = PageFetch(
+                url, fetch_with_retries(fetcher, url, retries=retries, check_robots=check_robots)
+            )
         except RetryableFetchError as exc:
             result = PageFetch(url, None, exc.reason, retryable=True)
         except FetchError as exc:
@@ -72,5 +80,7 @@ def fetch_pages(
 
     if not urls:
         return []
-    with ThreadPoolExecutor(max_workers=max(1, min(concurrency, len(urls))), thread_name_prefix="fetch") as pool:
+    with ThreadPoolExecutor(
+        max_workers=max(1, min(concurrency, len(urls))), thread_name_prefix="fetch"
+    ) as pool:
         return list(pool.map(one, urls))

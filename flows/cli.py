@@ -10,7 +10,7 @@ import csv
 import json
 import sys
 from datetime import UTC, datetime
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -36,12 +36,12 @@ class UserError(Exception):
     """Shown as one line, never a traceback."""
 
 
-class OutputFormat(str, Enum):
+class OutputFormat(StrEnum):
     table = "table"
     json = "json"
 
 
-class ExportFormat(str, Enum):
+class ExportFormat(StrEnum):
     jsonl = "jsonl"
     csv = "csv"
 
@@ -76,7 +76,8 @@ def _console() -> Any:
 
 
 DatabaseOption = Annotated[
-    str | None, typer.Option("--database-url", help="Database URL (default: RARE_NEWS_DATABASE_URL or SQLite).")
+    str | None,
+    typer.Option("--database-url", help="Database URL (default: RARE_NEWS_DATABASE_URL or SQLite)."),
 ]
 
 
@@ -96,7 +97,8 @@ def init(database_url: DatabaseOption = None) -> None:
 @app.command()
 def run(
     feeds: Annotated[
-        Path | None, typer.Option("--feeds", help="TOML file of [[feeds]] (url, name, topical) to poll instead.")
+        Path | None,
+        typer.Option("--feeds", help="TOML file of [[feeds]] (url, name, topical) to poll instead."),
     ] = None,
     force: Annotated[bool, typer.Option(help="Poll feeds that are backing off after failures too.")] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show Prefect's own logs.")] = False,
@@ -308,7 +310,9 @@ def export(
     from models.queries import iter_articles
 
     engine = _engine(_settings(database_url))
-    articles = iter_articles(engine, since=_parse_date(since, "--since"), include_duplicates=include_duplicates)
+    articles = iter_articles(
+        engine, since=_parse_date(since, "--since"), include_duplicates=include_duplicates
+    )
     handle = out.open("w", encoding="utf-8", newline="") if out else sys.stdout
     try:
         if output is ExportFormat.jsonl:
@@ -319,7 +323,9 @@ def export(
             for article in articles:
                 row = article.as_dict()
                 row["authors"] = "; ".join(row["authors"])
-                row["tags"] = "; ".join(f"{kind}:{name}" for kind, names in row["tags"].items() for name in names)
+                row["tags"] = "; ".join(
+                    f"{kind}:{name}" for kind, names in row["tags"].items() for name in names
+                )
                 if writer is None:
                     writer = csv.DictWriter(handle, fieldnames=list(row))
                     writer.writeheader()
@@ -344,9 +350,16 @@ def stats(
     from rich.table import Table
 
     console = _console()
-    console.print(f"articles: {result.articles}  stories: {result.stories}  copies: {result.copies}  "
-                  f"by origin: {result.by_origin}", markup=False)
-    for title, rows in (("by feed", result.by_feed), ("by element", result.by_element), ("by month", result.by_month)):
+    console.print(
+        f"articles: {result.articles}  stories: {result.stories}  copies: {result.copies}  "
+        f"by origin: {result.by_origin}",
+        markup=False,
+    )
+    for title, rows in (
+        ("by feed", result.by_feed),
+        ("by element", result.by_element),
+        ("by month", result.by_month),
+    ):
         table = Table(title=title)
         table.add_column(title.split()[-1])
         table.add_column("articles", justify="right")

@@ -62,8 +62,14 @@ def load_seeds(engine: Engine, taxonomy: Taxonomy, seed_dir: Path) -> int:
         )
         if decision.record is not None:
             outcomes.append(
-                EntryOutcome(feed_id=None, entry_key=seed.name, url=None, title=None, status="loaded",
-                             article=decision.record)
+                EntryOutcome(
+                    feed_id=None,
+                    entry_key=seed.name,
+                    url=None,
+                    title=None,
+                    status="loaded",
+                    article=decision.record,
+                )
             )
     return store.load_batch(engine, outcomes=outcomes).stored
 

@@ -55,10 +55,18 @@ class RunSummary:
     feed_errors: list[tuple[str, str]] = field(default_factory=list)
 
     def run_counts(self) -> dict[str, int]:
-        keys = (
-            "feeds_polled feeds_not_modified feeds_failed entries_new pages_fetched articles_stored "
-            "duplicates near_duplicates irrelevant failed"
-        ).split()
+        keys = [
+            "feeds_polled",
+            "feeds_not_modified",
+            "feeds_failed",
+            "entries_new",
+            "pages_fetched",
+            "articles_stored",
+            "duplicates",
+            "near_duplicates",
+            "irrelevant",
+            "failed",
+        ]
         return {key: getattr(self, key) for key in keys}
 
     def add_batch(self, result: BatchResult) -> None:
@@ -148,7 +156,9 @@ def plan_work(
         items.append(WorkItem(feed, entry, _decide_without_fetching(feed, entry, taxonomy)))
     for entry_key, url, title in store.failed_entries(engine, feed.id, settings.max_entry_attempts):
         if entry_key not in seen_now:
-            retry = FeedEntry(entry_key=entry_key, url=url, title=title, summary=None, authors=(), published_at=None)
+            retry = FeedEntry(
+                entry_key=entry_key, url=url, title=title, summary=None, authors=(), published_at=None
+            )
             items.append(WorkItem(feed, retry))
     return items
 
@@ -156,7 +166,9 @@ def plan_work(
 def _decide_without_fetching(feed: FeedRow, entry: FeedEntry, taxonomy: Taxonomy) -> EntryOutcome | None:
     if entry.problem is not None:
         return EntryOutcome(feed.id, entry.entry_key, entry.url, entry.title, "failed", entry.problem)
-    if not feed.topical and not entry_looks_relevant(taxonomy, title=entry.title or "", summary=entry.summary or ""):
+    if not feed.topical and not entry_looks_relevant(
+        taxonomy, title=entry.title or "", summary=entry.summary or ""
+    ):
         reason = "title and summary say nothing about rare earths (general feed; page not fetched)"
         return EntryOutcome(feed.id, entry.entry_key, entry.url, entry.title, "irrelevant", reason)
     return None
@@ -189,14 +201,24 @@ def _outcomes(
         elif fetched[index].page is None:
             result = fetched[index]
             outcomes.append(
-                EntryOutcome(feed.id, entry.entry_key, entry.url, entry.title, "failed", result.error,
-                             retryable=result.retryable)
+                EntryOutcome(
+                    feed.id,
+                    entry.entry_key,
+                    entry.url,
+                    entry.title,
+                    "failed",
+                    result.error,
+                    retryable=result.retryable,
+                )
             )
         else:
             decision = decisions[index]
             status = "loaded" if decision.record is not None else decision.status
-            outcomes.append(EntryOutcome(feed.id, entry.entry_key, entry.url, entry.title, status,
-                                         decision.reason, decision.record))
+            outcomes.append(
+                EntryOutcome(
+                    feed.id, entry.entry_key, entry.url, entry.title, status, decision.reason, decision.record
+                )
+            )
     return outcomes
 
 
@@ -271,14 +293,20 @@ def ingest(
                     for feed_id, index in last_index.items()
                     if offset <= index < offset + len(batch)
                 ]
-                result = load_batch(engine, _outcomes(batch, fetched, decisions), updates,
-                                    settings.near_duplicate_threshold)
+                result = load_batch(
+                    engine, _outcomes(batch, fetched, decisions), updates, settings.near_duplicate_threshold
+                )
                 summary.add_batch(result)
                 offset += len(batch)
             reporter.stop()
     except BaseException as exc:
-        store.finish_run(engine, summary.run_id or 0, status="failed", counts=summary.run_counts(),
-                         error=f"{type(exc).__name__}: {exc}")
+        store.finish_run(
+            engine,
+            summary.run_id or 0,
+            status="failed",
+            counts=summary.run_counts(),
+            error=f"{type(exc).__name__}: {exc}",
+        )
         raise
     store.finish_run(engine, summary.run_id or 0, status="completed", counts=summary.run_counts())
     return summary

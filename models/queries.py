@@ -227,7 +227,7 @@ def search_articles(
                 .limit(limit)
             )
         else:
-            search_vector = literal_column("article.search_vector")
+            search_vector: Any = literal_column("article.search_vector")
             tsquery = func.websearch_to_tsquery("english", query)
             rank = func.ts_rank_cd(search_vector, tsquery)
             statement = (
@@ -249,9 +249,7 @@ def get_article(engine: Engine, id_or_url: str) -> ArticleView | None:
         if id_or_url.strip().isdigit():
             statement = statement.where(ARTICLE.c.id == int(id_or_url))
         else:
-            statement = statement.where(
-                (ARTICLE.c.canonical_url == id_or_url) | (ARTICLE.c.url == id_or_url)
-            ).limit(1)
+            statement = statement.where((ARTICLE.c.canonical_url == id_or_url) | (ARTICLE.c.url == id_or_url)).limit(1)
         row = connection.execute(statement).first()
         if row is None:
             return None
@@ -299,9 +297,7 @@ class FeedHealth:
 
 
 def list_feeds(engine: Engine) -> list[FeedHealth]:
-    articles = (
-        select(func.count()).select_from(ARTICLE).where(ARTICLE.c.feed_id == FEED.c.id).scalar_subquery()
-    )
+    articles = select(func.count()).select_from(ARTICLE).where(ARTICLE.c.feed_id == FEED.c.id).scalar_subquery()
     failed = (
         select(func.count())
         .select_from(SEEN)
@@ -366,9 +362,10 @@ def stats(engine: Engine) -> Stats:
         copies = connection.execute(
             select(func.count()).select_from(ARTICLE).where(ARTICLE.c.near_duplicate_of.is_not(None))
         ).scalar_one()
-        by_origin = dict(
-            connection.execute(select(ARTICLE.c.origin, func.count()).group_by(ARTICLE.c.origin)).all()
-        )
+        by_origin: dict[str, int] = {
+            origin: count
+            for origin, count in connection.execute(select(ARTICLE.c.origin, func.count()).group_by(ARTICLE.c.origin))
+        }
         feed_label = func.coalesce(FEED.c.url, "(" + ARTICLE.c.origin + ")")
         by_feed = connection.execute(
             select(feed_label, func.count())

@@ -32,7 +32,9 @@ START_HINT = "start it with: pg_ctlcluster --skip-systemctl-redirect $(ls /etc/p
 
 @pytest.fixture(scope="session")
 def postgres_admin() -> Iterator[object]:
-    engine = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 5})
+    engine = create_engine(
+        POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 5}
+    )
     try:
         with engine.connect() as connection:
             connection.execute(text("SELECT 1"))

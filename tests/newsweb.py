@@ -103,8 +103,11 @@ class NewsWeb:
     def _record(self, request: Request) -> None:
         with self.lock:
             self.requests.append(
-                (request.full_path.rstrip("?"), request.headers.get("If-None-Match"),
-                 request.headers.get("If-Modified-Since"))
+                (
+                    request.full_path.rstrip("?"),
+                    request.headers.get("If-None-Match"),
+                    request.headers.get("If-Modified-Since"),
+                )
             )
 
     def route(self, path: str, handler: Callable[[Request], Response]) -> None:
@@ -114,16 +117,25 @@ class NewsWeb:
 
         self.server.expect_request(path).respond_with_handler(recorded)
 
-    def document(self, path: str, body: str | bytes, content_type: str, *, validators: bool = True,
-                 headers: dict[str, str] | None = None) -> None:
+    def document(
+        self,
+        path: str,
+        body: str | bytes,
+        content_type: str,
+        *,
+        validators: bool = True,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         """A static document with an ETag and Last-Modified, answering 304 to a matching conditional GET."""
         data = body.encode("utf-8") if isinstance(body, str) else body
         etag = '"' + hashlib.sha256(data).hexdigest()[:16] + '"'
         last_modified = "Mon, 02 Mar 2026 10:00:00 GMT"
 
         def handler(request: Request) -> Response:
-            if validators and (request.headers.get("If-None-Match") == etag
-                               or request.headers.get("If-Modified-Since") == last_modified):
+            if validators and (
+                request.headers.get("If-None-Match") == etag
+                or request.headers.get("If-Modified-Since") == last_modified
+            ):
                 return Response(status=304, headers={"ETag": etag})
             extra = {"ETag": etag, "Last-Modified": last_modified} if validators else {}
             extra.update(headers or {})

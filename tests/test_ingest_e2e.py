@@ -81,8 +81,11 @@ def build_web(web: NewsWeb, tmp_path: Path) -> Path:
         "text/html; charset=windows-1252",
     )
     web.status("/news/missing", 404)
-    web.document("/news/huge", "<html><body>" + "<p>rare earth filler text</p>" * 60_000 + "</body></html>",
-                 "text/html")
+    web.document(
+        "/news/huge",
+        "<html><body>" + "<p>rare earth filler text</p>" * 60_000 + "</body></html>",
+        "text/html",
+    )
     web.gzip_bomb("/news/bomb", 60_000_000)
     web.redirect("/news/loop-a", web.url("/news/loop-b"))
     web.redirect("/news/loop-b", web.url("/news/loop-a"))
@@ -93,20 +96,46 @@ def build_web(web: NewsWeb, tmp_path: Path) -> Path:
         _item(web, FOOTBALL),
         # The same Lynas article again, under a tracking-parameter URL: stored once.
         _item(web, LYNAS, path=f"/news/{LYNAS.slug}?utm_source=rss&utm_medium=feed#top", guid="lynas-again"),
-        (web.url("/news/missing"), web.url("/news/missing"), "Rare earth story that vanished", LYNAS.published,
-         "rare earth"),
-        (web.url("/news/huge"), web.url("/news/huge"), "Rare earth giant page", LYNAS.published, "rare earth"),
+        (
+            web.url("/news/missing"),
+            web.url("/news/missing"),
+            "Rare earth story that vanished",
+            LYNAS.published,
+            "rare earth",
+        ),
+        (
+            web.url("/news/huge"),
+            web.url("/news/huge"),
+            "Rare earth giant page",
+            LYNAS.published,
+            "rare earth",
+        ),
         (web.url("/news/bomb"), web.url("/news/bomb"), "Rare earth bomb", LYNAS.published, "rare earth"),
         (web.url("/news/loop-a"), web.url("/news/loop-a"), "Rare earth loop", LYNAS.published, "rare earth"),
     ]
     web.document("/feeds/metals.xml", rss(metals, title="Metals Daily rare earths"), "application/rss+xml")
     world = [
-        (f"urn:{BAOTOU.slug}", web.url(f"/news/{BAOTOU.slug}"), BAOTOU.title, BAOTOU.published,
-         "NdFeB magnets and rare earth demand"),
-        (f"urn:{LITHIUM.slug}", web.url(f"/news/{LITHIUM.slug}"), LITHIUM.title, LITHIUM.published,
-         "Lithium brine approval"),
-        (f"urn:{MP.slug}", web.url(f"/news/{MP.slug}"), MP.title, MP.published,
-         "Neodymium magnets from rare earths mined at Mountain Pass"),
+        (
+            f"urn:{BAOTOU.slug}",
+            web.url(f"/news/{BAOTOU.slug}"),
+            BAOTOU.title,
+            BAOTOU.published,
+            "NdFeB magnets and rare earth demand",
+        ),
+        (
+            f"urn:{LITHIUM.slug}",
+            web.url(f"/news/{LITHIUM.slug}"),
+            LITHIUM.title,
+            LITHIUM.published,
+            "Lithium brine approval",
+        ),
+        (
+            f"urn:{MP.slug}",
+            web.url(f"/news/{MP.slug}"),
+            MP.title,
+            MP.published,
+            "Neodymium magnets from rare earths mined at Mountain Pass",
+        ),
     ]
     web.document("/feeds/world.atom", atom(world), "application/atom+xml")
     web.status("/feeds/broken.xml", 500)
@@ -121,8 +150,14 @@ def build_web(web: NewsWeb, tmp_path: Path) -> Path:
 
     feeds = tmp_path / "feeds.toml"
     lines = []
-    for path, topical in (("/feeds/metals.xml", True), ("/feeds/world.atom", False), ("/feeds/broken.xml", True),
-                          ("/feeds/slow.xml", True), ("/feeds/page.html", True), ("/feeds/malformed.xml", True)):
+    for path, topical in (
+        ("/feeds/metals.xml", True),
+        ("/feeds/world.atom", False),
+        ("/feeds/broken.xml", True),
+        ("/feeds/slow.xml", True),
+        ("/feeds/page.html", True),
+        ("/feeds/malformed.xml", True),
+    ):
         lines.append(f'[[feeds]]\nurl = "{web.url(path)}"\ntopical = {str(topical).lower()}\n')
     feeds.write_text("\n".join(lines), encoding="utf-8")
     return feeds
@@ -185,7 +220,9 @@ def test_two_runs_store_each_on_topic_article_once_and_second_run_fetches_nothin
     assert mp["authors"] == [MP.author]
 
     # Every fault ends with a readable reason on its feed or entry.
-    health = {row["url"]: row for row in map(json.loads, invoke("feeds", "list", "--format", "json").splitlines())}
+    health = {
+        row["url"]: row for row in map(json.loads, invoke("feeds", "list", "--format", "json").splitlines())
+    }
     assert "500" in health[web.url("/feeds/broken.xml")]["last_error"]
     assert "timed out" in health[web.url("/feeds/slow.xml")]["last_error"]
     assert "not an RSS or Atom feed" in health[web.url("/feeds/page.html")]["last_error"]
@@ -223,7 +260,9 @@ def test_guard_refuses_private_addresses_by_default(
     feeds = build_web(web, tmp_path)
     monkeypatch.setenv("RARE_NEWS_ALLOW_PRIVATE_NETWORKS", "false")
     invoke("run", "--feeds", str(feeds))
-    health = {row["url"]: row for row in map(json.loads, invoke("feeds", "list", "--format", "json").splitlines())}
+    health = {
+        row["url"]: row for row in map(json.loads, invoke("feeds", "list", "--format", "json").splitlines())
+    }
     reason = health[web.url("/feeds/metals.xml")]["last_error"]
     assert "loopback" in reason and "RARE_NEWS_ALLOW_PRIVATE_NETWORKS" in reason
     assert web.paths_requested() == []  # refused before connecting
