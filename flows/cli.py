@@ -368,6 +368,33 @@ def stats(
         console.print(table)
 
 
+# Commands that live in their own modules (each imports its heavy libraries lazily, inside the command).
+PLUGIN_COMMANDS = {
+    "flows.cli_extract": ["extract"],
+}
+
+
+def _register_plugins() -> None:
+    import importlib
+
+    for module_name, names in PLUGIN_COMMANDS.items():
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name != module_name:
+                raise
+            continue
+        for name in names:
+            target = getattr(module, name)
+            if isinstance(target, typer.Typer):  # a command group, e.g. `watch add|list|remove`
+                app.add_typer(target, name=name.removesuffix("_app").replace("_", "-"))
+            else:
+                app.command(name=name.replace("_", "-"))(target)
+
+
+_register_plugins()
+
+
 def main() -> None:
     """Entry point: user errors are one line and exit code 2, never a traceback."""
     from flows.settings import ConfigError
