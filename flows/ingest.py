@@ -6,7 +6,7 @@ Network steps retry inside the connectors; loads are idempotent upserts, so at-l
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -14,17 +14,19 @@ from typing import Any
 
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
+from prefect.futures import PrefectFuture
 
 from connectors.feeds import FeedEntry, FeedPoll, poll_feed
 from connectors.http import Fetcher
 from connectors.pages import PageFetch, fetch_pages
 from flows.common import load_taxonomy, prepare_store, relevance_threshold
+from flows.executor import default_workers, judge_pages, shutdown_pool
 from flows.progress import Reporter
 from flows.settings import FeedSpec, Settings, get_settings, load_feeds_file
 from models import store
 from models.store import BatchResult, EntryOutcome, FeedRow, FeedUpdate
 from transforms.extract import EntryHints
-from transforms.pipeline import Decision, PageInput, process_pages
+from transforms.pipeline import Decision, PageInput
 from transforms.relevance import entry_looks_relevant
 from transforms.tag import Taxonomy
 
@@ -103,9 +105,7 @@ def poll_feeds(fetcher: Fetcher, feeds: Sequence[FeedRow], settings: Settings) -
 
 
 @task(name="fetch-pages", cache_policy=NO_CACHE)
-def fetch_batch(
-    fetcher: Fetcher, items: Sequence[WorkItem], settings: Settings, reporter: Reporter
-) -> list[PageFetch]:
+def fetch_batch(fetcher: Fetcher, items: Sequence[WorkItem], settings: Settings, reporter: Reporter) -> list[PageFetch]:
     urls = [item.entry.url or "" for item in items]
     return fetch_pages(
         fetcher,
@@ -118,8 +118,8 @@ def fetch_batch(
 
 
 @task(name="extract-and-judge", cache_policy=NO_CACHE)
-def judge_batch(pages: list[PageInput], taxonomy: Taxonomy, threshold: float) -> list[Decision]:
-    return process_pages(pages, taxonomy=taxonomy, threshold=threshold)
+def judge_batch(pages: list[PageInput], taxonomy: Taxonomy, threshold: float, workers: int) -> list[Decision]:
+    return judge_pages(pages, taxonomy=taxonomy, threshold=threshold, workers=workers)
 
 
 @task(name="load-batch", cache_policy=NO_CACHE)
@@ -133,14 +133,10 @@ def load_batch(
 
 
 def _hints(entry: FeedEntry) -> EntryHints:
-    return EntryHints(
-        title=entry.title, authors=entry.authors, published_at=entry.published_at, summary=entry.summary
-    )
+    return EntryHints(title=entry.title, authors=entry.authors, published_at=entry.published_at, summary=entry.summary)
 
 
-def plan_work(
-    engine: Any, feed: FeedRow, poll: FeedPoll, taxonomy: Taxonomy, settings: Settings
-) -> list[WorkItem]:
+def plan_work(engine: Any, feed: FeedRow, poll: FeedPoll, taxonomy: Taxonomy, settings: Settings) -> list[WorkItem]:
     """Entries of one polled feed that are not done yet, plus earlier failures still worth a retry."""
     entries = list(poll.entries)
     states = store.entry_states(engine, feed.id, [entry.entry_key for entry in entries])
@@ -156,9 +152,7 @@ def plan_work(
         items.append(WorkItem(feed, entry, _decide_without_fetching(feed, entry, taxonomy)))
     for entry_key, url, title in store.failed_entries(engine, feed.id, settings.max_entry_attempts):
         if entry_key not in seen_now:
-            retry = FeedEntry(
-                entry_key=entry_key, url=url, title=title, summary=None, authors=(), published_at=None
-            )
+            retry = FeedEntry(entry_key=entry_key, url=url, title=title, summary=None, authors=(), published_at=None)
             items.append(WorkItem(feed, retry))
     return items
 
@@ -166,17 +160,10 @@ def plan_work(
 def _decide_without_fetching(feed: FeedRow, entry: FeedEntry, taxonomy: Taxonomy) -> EntryOutcome | None:
     if entry.problem is not None:
         return EntryOutcome(feed.id, entry.entry_key, entry.url, entry.title, "failed", entry.problem)
-    if not feed.topical and not entry_looks_relevant(
-        taxonomy, title=entry.title or "", summary=entry.summary or ""
-    ):
+    if not feed.topical and not entry_looks_relevant(taxonomy, title=entry.title or "", summary=entry.summary or ""):
         reason = "title and summary say nothing about rare earths (general feed; page not fetched)"
         return EntryOutcome(feed.id, entry.entry_key, entry.url, entry.title, "irrelevant", reason)
     return None
-
-
-def _batches(items: Sequence[WorkItem], size: int) -> Iterator[list[WorkItem]]:
-    for start in range(0, len(items), size):
-        yield list(items[start : start + size])
 
 
 def _feed_update(poll: FeedPoll, feed: FeedRow) -> FeedUpdate:
@@ -215,9 +202,7 @@ def _outcomes(
             decision = decisions[index]
             status = "loaded" if decision.record is not None else decision.status
             outcomes.append(
-                EntryOutcome(
-                    feed.id, entry.entry_key, entry.url, entry.title, status, decision.reason, decision.record
-                )
+                EntryOutcome(feed.id, entry.entry_key, entry.url, entry.title, status, decision.reason, decision.record)
             )
     return outcomes
 
@@ -230,6 +215,88 @@ def _select_feeds(engine: Any, settings: Settings, feeds_file: Path | None) -> l
 
 
 # --- the flow ------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Pending:
+    """A batch whose pages are being judged while the next batch is fetched."""
+
+    items: list[WorkItem]
+    fetched: dict[int, PageFetch]
+    judged_indexes: list[int]
+    decisions: PrefectFuture[list[Decision]]
+    feed_updates: list[FeedUpdate]
+
+
+def _plan_run(
+    engine: Any,
+    feeds: Sequence[FeedRow],
+    polls: Sequence[FeedPoll],
+    taxonomy: Taxonomy,
+    settings: Settings,
+    summary: RunSummary,
+    reporter: Reporter,
+) -> list[WorkItem]:
+    """The entries to work on, feed by feed; feeds with nothing to do are recorded at once."""
+    work: list[WorkItem] = []
+    idle: list[FeedUpdate] = []
+    for feed, poll in zip(feeds, polls, strict=True):
+        summary.feeds_polled += 1
+        if poll.status == "failed":
+            summary.feeds_failed += 1
+            summary.feed_errors.append((feed.url, poll.error or "failed"))
+            reporter.feed_failed(feed.url, poll.error or "failed")
+            idle.append(_feed_update(poll, feed))
+            continue
+        summary.feeds_not_modified += poll.status == "not modified"
+        items = plan_work(engine, feed, poll, taxonomy, settings)
+        summary.entries_new += len(items)
+        if items:
+            work.extend(items)
+        else:
+            idle.append(_feed_update(poll, feed))
+    store.record_feed_polls(engine, idle)
+    return work
+
+
+def _validators_due(work: Sequence[WorkItem], polls: dict[int, FeedPoll], offset: int, size: int) -> list[FeedUpdate]:
+    """Feeds whose last entry is in work[offset:offset+size]: their new validators load with that batch, so a
+    crash before the load means the feed is fetched again, never that an entry is lost."""
+    last_index = {item.feed.id: index for index, item in enumerate(work)}
+    feed_of = {item.feed.id: item.feed for item in work}
+    return [
+        _feed_update(polls[feed_id], feed_of[feed_id])
+        for feed_id, index in last_index.items()
+        if offset <= index < offset + size
+    ]
+
+
+def _start_batch(
+    fetcher: Fetcher,
+    items: list[WorkItem],
+    feed_updates: list[FeedUpdate],
+    taxonomy: Taxonomy,
+    threshold: float,
+    settings: Settings,
+    summary: RunSummary,
+    reporter: Reporter,
+) -> _Pending:
+    """Fetch a batch's pages now; judging them runs on the task runner while the next batch is fetched."""
+    to_fetch = [index for index, item in enumerate(items) if item.decided is None]
+    fetched_list = fetch_batch(fetcher, [items[i] for i in to_fetch], settings, reporter)
+    fetched = dict(zip(to_fetch, fetched_list, strict=True))
+    summary.pages_fetched += sum(1 for result in fetched_list if result.page is not None)
+    judged_indexes = [index for index, result in fetched.items() if result.page is not None]
+    pages = [_page_input(items[index], fetched[index]) for index in judged_indexes]
+    workers = settings.extract_workers or default_workers()
+    decisions = judge_batch.submit(pages, taxonomy, threshold, workers)
+    return _Pending(items, fetched, judged_indexes, decisions, feed_updates)
+
+
+def _finish_batch(engine: Any, pending: _Pending, settings: Settings, summary: RunSummary) -> None:
+    decisions = dict(zip(pending.judged_indexes, pending.decisions.result(), strict=True))
+    outcomes = _outcomes(pending.items, pending.fetched, decisions)
+    summary.add_batch(load_batch(engine, outcomes, pending.feed_updates, settings.near_duplicate_threshold))
 
 
 @flow(name="ingest", validate_parameters=False, log_prints=False)
@@ -247,57 +314,22 @@ def ingest(
     threshold = relevance_threshold(settings)
     summary = RunSummary(run_id=store.start_run(engine, "ingest"))
     try:
-        feeds = _select_feeds(engine, settings, feeds_file)
-        now = datetime.now(UTC)
-        due = [feed for feed in feeds if force or feed.next_poll_at is None or _utc(feed.next_poll_at) <= now]
-        summary.feeds_not_due = len(feeds) - len(due)
+        feeds = _due_feeds(_select_feeds(engine, settings, feeds_file), force, summary)
         with Fetcher(settings.fetch_policy()) as fetcher:
-            polls = poll_feeds(fetcher, due, settings)
-            work: list[WorkItem] = []
-            idle: list[FeedUpdate] = []
-            for feed, poll in zip(due, polls, strict=True):
-                summary.feeds_polled += 1
-                if poll.status == "failed":
-                    summary.feeds_failed += 1
-                    summary.feed_errors.append((feed.url, poll.error or "failed"))
-                    reporter.feed_failed(feed.url, poll.error or "failed")
-                    idle.append(_feed_update(poll, feed))
-                    continue
-                summary.feeds_not_modified += poll.status == "not modified"
-                items = plan_work(engine, feed, poll, taxonomy, settings)
-                summary.entries_new += len(items)
-                if items:
-                    work.extend(items)
-                else:
-                    idle.append(_feed_update(poll, feed))
-            store.record_feed_polls(engine, idle)
-            # A feed's new validators are saved with the batch holding its last entry: crash before = re-fetch.
-            last_index = {item.feed.id: index for index, item in enumerate(work)}
-            poll_of = {feed.id: poll for feed, poll in zip(due, polls, strict=True)}
+            polls = poll_feeds(fetcher, feeds, settings)
+            work = _plan_run(engine, feeds, polls, taxonomy, settings, summary, reporter)
+            poll_of = {feed.id: poll for feed, poll in zip(feeds, polls, strict=True)}
             reporter.start("Fetching articles", sum(1 for item in work if item.decided is None))
-            offset = 0
-            for batch in _batches(work, settings.batch_size):
-                to_fetch = [index for index, item in enumerate(batch) if item.decided is None]
-                fetched_list = fetch_batch(fetcher, [batch[i] for i in to_fetch], settings, reporter)
-                fetched = dict(zip(to_fetch, fetched_list, strict=True))
-                summary.pages_fetched += sum(1 for result in fetched_list if result.page is not None)
-                pages = {
-                    index: _page_input(batch[index], result)
-                    for index, result in fetched.items()
-                    if result.page is not None
-                }
-                judged = judge_batch(list(pages.values()), taxonomy, threshold)
-                decisions = dict(zip(pages.keys(), judged, strict=True))
-                updates = [
-                    _feed_update(poll_of[feed_id], _feed_by_id(due, feed_id))
-                    for feed_id, index in last_index.items()
-                    if offset <= index < offset + len(batch)
-                ]
-                result = load_batch(
-                    engine, _outcomes(batch, fetched, decisions), updates, settings.near_duplicate_threshold
-                )
-                summary.add_batch(result)
-                offset += len(batch)
+            pending: _Pending | None = None
+            for offset in range(0, len(work), settings.batch_size):
+                items = list(work[offset : offset + settings.batch_size])
+                updates = _validators_due(work, poll_of, offset, len(items))
+                started = _start_batch(fetcher, items, updates, taxonomy, threshold, settings, summary, reporter)
+                if pending is not None:
+                    _finish_batch(engine, pending, settings, summary)
+                pending = started
+            if pending is not None:
+                _finish_batch(engine, pending, settings, summary)
             reporter.stop()
     except BaseException as exc:
         store.finish_run(
@@ -308,12 +340,18 @@ def ingest(
             error=f"{type(exc).__name__}: {exc}",
         )
         raise
+    finally:
+        shutdown_pool()
     store.finish_run(engine, summary.run_id or 0, status="completed", counts=summary.run_counts())
     return summary
 
 
-def _feed_by_id(feeds: Sequence[FeedRow], feed_id: int) -> FeedRow:
-    return next(feed for feed in feeds if feed.id == feed_id)
+def _due_feeds(feeds: list[FeedRow], force: bool, summary: RunSummary) -> list[FeedRow]:
+    """Feeds backing off after failures wait for their next_poll_at, unless forced."""
+    now = datetime.now(UTC)
+    due = [feed for feed in feeds if force or feed.next_poll_at is None or _utc(feed.next_poll_at) <= now]
+    summary.feeds_not_due = len(feeds) - len(due)
+    return due
 
 
 def _utc(value: datetime) -> datetime:

@@ -68,6 +68,7 @@ class Settings(BaseSettings):
 
     # The run's shape.
     feed_concurrency: int = Field(8, ge=1, description="Feeds polled at once.")
+    extract_workers: int = Field(0, ge=0, description="Processes extracting pages; 0 means one per core.")
     fetch_concurrency: int = Field(8, ge=1, description="Article pages fetched at once (all hosts).")
     batch_size: int = Field(50, ge=1, description="Entries per fetch/extract/load batch.")
     max_entries_per_feed: int = Field(200, ge=1, description="Newest entries taken from one feed per poll.")

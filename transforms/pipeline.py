@@ -117,14 +117,13 @@ class PageInput:
     origin: str = "feed"
 
 
-def process_page(page: PageInput, *, taxonomy: Taxonomy, threshold: float) -> Decision:
-    """Extract one fetched page and judge it; the raw HTML rides along for storage."""
+def judge_page(page: PageInput, *, taxonomy: Taxonomy, threshold: float) -> Decision:
+    """Extract one fetched page and judge it. The raw HTML is not attached (see `attach_page`), so a worker
+    process sends back only what it computed."""
     if page.content_type and not _looks_like_html(page.content_type):
         return Decision("failed", f"not an HTML page (Content-Type {page.content_type})")
-    extracted = extract_article(
-        page.body, url=page.final_url, header_charset=page.header_charset, hints=page.hints
-    )
-    decision = judge_article(
+    extracted = extract_article(page.body, url=page.final_url, header_charset=page.header_charset, hints=page.hints)
+    return judge_article(
         extracted,
         url=page.url,
         final_url=page.final_url,
@@ -133,6 +132,10 @@ def process_page(page: PageInput, *, taxonomy: Taxonomy, threshold: float) -> De
         threshold=threshold,
         feed_id=page.feed_id,
     )
+
+
+def attach_page(decision: Decision, page: PageInput) -> Decision:
+    """The raw page rides along with a kept article, for storage and offline reprocessing."""
     if decision.record is None:
         return decision
     record = replace(
@@ -145,6 +148,10 @@ def process_page(page: PageInput, *, taxonomy: Taxonomy, threshold: float) -> De
         last_modified=page.last_modified,
     )
     return Decision(decision.status, decision.reason, record)
+
+
+def process_page(page: PageInput, *, taxonomy: Taxonomy, threshold: float) -> Decision:
+    return attach_page(judge_page(page, taxonomy=taxonomy, threshold=threshold), page)
 
 
 def _looks_like_html(content_type: str) -> bool:
