@@ -90,7 +90,8 @@ def parse_feed(body: bytes, *, url: str, content_type: str | None = None, limit:
     """Entries of a feed document, newest `limit` first as the feed orders them. Raises NotAFeedError."""
     if _ENTITY_DECLARATION.search(body[:_PROLOG_BYTES]):
         raise NotAFeedError("feed declares XML entities (refused: entity expansion is never done)")
-    headers = {"content-type": content_type or "application/xml", "content-location": url}
+    # No content-location: feedparser would resolve ids against it; links are resolved here, ids kept as given.
+    headers = {"content-type": content_type or "application/xml"}
     parsed = feedparser.parse(io.BytesIO(body), response_headers=headers, resolve_relative_uris=False)
     if not parsed.get("version") and not parsed.entries:
         looked_like = "an HTML page" if b"<html" in body[:2048].lower() else "not a feed"

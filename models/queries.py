@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import Engine, Float, Integer, and_, exists, func, literal_column, select, text
 from sqlalchemy.engine import Connection
 
+from models.cjk_search import cjk_match, has_cjk
 from models.store import ARTICLE, ARTICLE_TAG, FEED, RUN, SEEN, TAG
 
 TAG_KINDS = ("element", "company", "place", "topic", "person")
@@ -209,6 +210,16 @@ def search_articles(
                 .order_by(ARTICLE.c.published_at.desc().nulls_last(), ARTICLE.c.id.desc())
                 .limit(limit)
             )
+        elif has_cjk(query):
+            # Chinese, Japanese, Korean: word tokenizers cannot split them; substring search (models/cjk_search.py).
+            match, rank = cjk_match(connection.dialect.name, query)
+            statement = (
+                select(*columns, rank.label("score"))
+                .select_from(_from_articles())
+                .where(match, *clauses)
+                .order_by(rank.desc(), ARTICLE.c.id.desc())
+                .limit(limit)
+            )
         elif connection.dialect.name == "sqlite":
             ranked = (
                 text(
@@ -381,13 +392,13 @@ def stats(engine: Engine) -> Stats:
             .order_by(func.count().desc(), TAG.c.name)
         ).all()
         if connection.dialect.name == "sqlite":
-            month = func.strftime("%Y-%m", ARTICLE.c.published_at)
+            month = func.strftime(literal_column("'%Y-%m'"), ARTICLE.c.published_at)
         else:
-            month = func.to_char(ARTICLE.c.published_at, "YYYY-MM")
+            month = func.to_char(ARTICLE.c.published_at, literal_column("'YYYY-MM'"))
         by_month = connection.execute(
-            select(func.coalesce(month, "undated"), func.count())
-            .group_by(func.coalesce(month, "undated"))
-            .order_by(func.coalesce(month, "undated"))
+            select(func.coalesce(month, literal_column("'undated'")), func.count())
+            .group_by(func.coalesce(month, literal_column("'undated'")))
+            .order_by(func.coalesce(month, literal_column("'undated'")))
         ).all()
     return Stats(
         articles=total,
