@@ -20,6 +20,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from connectors import http
 from connectors.http import FetchPolicy
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
@@ -38,9 +39,7 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="RARE_NEWS_", extra="forbid")
 
     database_url: str = Field("sqlite:///data/rare_news.db", description="SQLAlchemy URL of the store.")
-    config_dir: Path = Field(
-        default_factory=_config_dir, description="Where feeds.toml and taxonomy.toml live."
-    )
+    config_dir: Path = Field(default_factory=_config_dir, description="Where feeds.toml and taxonomy.toml live.")
     feeds_file: Path | None = Field(None, description="Feeds TOML; default CONFIG_DIR/feeds.toml.")
     taxonomy_file: Path | None = Field(None, description="Taxonomy TOML; default CONFIG_DIR/taxonomy.toml.")
     taxonomy_extra_file: Path | None = Field(
@@ -52,18 +51,22 @@ class Settings(BaseSettings):
     near_duplicate_threshold: float = Field(0.8, ge=0.0, le=1.0, description="Jaccard for a near duplicate.")
 
     # The fetcher's limits (connectors/http.FetchPolicy).
-    allow_private_networks: bool = Field(
-        False, description="Allow fetching loopback/private/link-local hosts."
+    allow_private_networks: bool = Field(False, description="Allow fetching loopback/private/link-local hosts.")
+    user_agent: str = http.DEFAULT_USER_AGENT
+    connect_timeout: float = Field(http.DEFAULT_CONNECT_TIMEOUT, gt=0)
+    read_timeout: float = Field(http.DEFAULT_READ_TIMEOUT, gt=0)
+    total_timeout: float = Field(
+        http.DEFAULT_TOTAL_TIMEOUT, gt=0, description="Deadline for one whole request, body included."
     )
-    user_agent: str = "rare-earth-news/0.1 (+https://github.com/rare-earth-news)"
-    connect_timeout: float = Field(10.0, gt=0)
-    read_timeout: float = Field(20.0, gt=0)
-    total_timeout: float = Field(60.0, gt=0, description="Deadline for one whole request, body included.")
-    max_bytes: int = Field(10_000_000, gt=0, description="Cap on bytes read from the wire per request.")
-    max_decompressed_bytes: int = Field(20_000_000, gt=0, description="Cap on bytes after decompression.")
-    max_redirects: int = Field(5, ge=0)
-    per_host_concurrency: int = Field(2, ge=1)
-    per_host_delay: float = Field(0.0, ge=0, description="Seconds between two request starts to one host.")
+    max_bytes: int = Field(http.DEFAULT_MAX_BYTES, gt=0, description="Cap on bytes read from the wire per request.")
+    max_decompressed_bytes: int = Field(
+        http.DEFAULT_MAX_DECOMPRESSED_BYTES, gt=0, description="Cap on bytes after decompression."
+    )
+    max_redirects: int = Field(http.DEFAULT_MAX_REDIRECTS, ge=0)
+    per_host_concurrency: int = Field(http.DEFAULT_PER_HOST_CONCURRENCY, ge=1)
+    per_host_delay: float = Field(
+        http.DEFAULT_PER_HOST_DELAY, ge=0, description="Seconds between two request starts to one host."
+    )
     respect_robots: bool = True
 
     # The run's shape.
@@ -151,9 +154,7 @@ def parse_feeds(data: dict[str, Any], *, source: str) -> list[FeedSpec]:
     """Validate `[[feeds]]` tables: a URL with an http(s) scheme, known keys only."""
     unknown_top = set(data) - {"feeds"}
     if unknown_top:
-        raise ConfigError(
-            f"{source}: unknown top-level key(s) {sorted(unknown_top)}; expected [[feeds]] tables"
-        )
+        raise ConfigError(f"{source}: unknown top-level key(s) {sorted(unknown_top)}; expected [[feeds]] tables")
     tables = data.get("feeds", [])
     if not isinstance(tables, list):
         raise ConfigError(f"{source}: 'feeds' must be a list of [[feeds]] tables")
