@@ -1,31 +1,60 @@
 """Turn a fetched page (bytes or text) into an article draft: body text, title, authors, date, language, site.
 
-Pure: no IO, no network. One trafilatura pass per page (fast mode: no readability/justext comparison), on a
-tree we parsed ourselves from text we decoded ourselves; trafilatura's downloader is never used. trafilatura
-is imported lazily so that importing this module (for its dataclasses) stays cheap for the CLI.
+Pure: no IO, no network. One trafilatura pass per page, in precision mode, on a tree we parsed ourselves from
+text we decoded ourselves; trafilatura's downloader is never used. Its body comes back as blocks
+(transforms/blocks.py) that we render as plain paragraphs and filter: the headline and byline repeated in the
+body, teasers made of links to the same site, and, when the caller passes what was learned from the site's
+earlier pages, the site's template (transforms/templates.py). bench/eval.py measures each of these.
+trafilatura is imported lazily so that importing this module (for its dataclasses) stays cheap for the CLI.
 """
 
 from __future__ import annotations
 
 import codecs
 import re
-import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib.metadata import version
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from transforms.blocks import (
+    blocks_to_body,
+    body_blocks,
+    drop_internal_link_blocks,
+    drop_title_and_byline,
+    internal_anchor_texts,
+)
+from transforms.templates import SiteTemplate, block_key, drop_template_blocks
+from transforms.text import comparable, normalize_whitespace
+
 if TYPE_CHECKING:
     from lxml.html import HtmlElement
 
+__all__ = [
+    "EXTRACTOR_VERSION",
+    "EntryHints",
+    "ExtractedArticle",
+    "SiteTemplate",
+    "decode_html",
+    "extract_article",
+    "guess_language",
+    "normalize_whitespace",
+    "paragraphs_to_body",
+    "split_authors",
+]
+
 # Bump the suffix whenever the logic here changes what comes out for the same page: stored articles carry it,
 # and `reprocess` uses it to find articles extracted by older logic.
-EXTRACTOR_VERSION = f"trafilatura-{version('trafilatura')}+ren1"
+EXTRACTOR_VERSION = f"trafilatura-{version('trafilatura')}+ren2"
 
-# Extraction mode. Balanced (not precision): precision mode drops short legitimate paragraphs and skips the
-# rescue for pages trafilatura under-extracts; boilerplate is handled by the pre-clean below instead.
-FAVOR_PRECISION = False
+# trafilatura's options, each measured on bench/extraction (F1, whitespace tokens; see bench/eval.py): precision
+# mode +0.010 over balanced; comments left out +0.002 (a reader's comment is not the article); tables kept
+# (+0.006: results tables and figures are the article on the pages that have them); fast mode off (+0.003:
+# the comparison with trafilatura's fallback extractors rescues pages its main pass under-extracts).
+FAVOR_PRECISION = True
+INCLUDE_TABLES = True
+FAST = False
 # Where a `<meta charset>` must appear (the HTML spec's prescan looks at the first 1024 bytes; real pages put
 # long <script>/<link> blocks first, so look a little further).
 META_PRESCAN_BYTES = 4096
@@ -54,6 +83,8 @@ class ExtractedArticle:
     site: str | None  # site name, e.g. "Global Times"
     body_text: str  # paragraphs separated by "\n\n"; "" if nothing found
     description: str | None = None
+    # Template keys of the body's blocks before the site template was applied: what `learn_template` needs.
+    block_keys: tuple[str, ...] = ()
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -221,14 +252,8 @@ def decode_html(body: bytes, header_charset: str | None = None) -> str:
 # Text helpers shared with transforms/seed_text.py
 # --------------------------------------------------------------------------------------------------------
 
-_WHITESPACE = re.compile(r"\s+")
 _BYLINE_PREFIX = re.compile(r"^\s*(?:written\s+)?by\s*[:\-]?\s+", re.IGNORECASE)
 _AUTHOR_SEPARATORS = re.compile(r"\s*(?:;|,|&|\band\b|\|)\s*", re.IGNORECASE)
-
-
-def normalize_whitespace(text: str) -> str:
-    """One space between words, no edges; NBSP and other Unicode spaces count as spaces."""
-    return _WHITESPACE.sub(" ", text.replace("\u00a0", " ")).strip()
 
 
 def split_authors(*names: str) -> tuple[str, ...]:
@@ -246,14 +271,10 @@ def paragraphs_to_body(lines: list[str], *, title: str | None = None) -> str:
     """Join non-empty paragraphs with a blank line; drop leading paragraphs that only repeat the title."""
     paragraphs = [p for p in (normalize_whitespace(line) for line in lines) if p]
     if title:
-        key = _comparable(title)
-        while paragraphs and _comparable(paragraphs[0]) == key:
+        key = comparable(title)
+        while paragraphs and comparable(paragraphs[0]) == key:
             paragraphs.pop(0)
     return "\n\n".join(paragraphs)
-
-
-def _comparable(text: str) -> str:
-    return "".join(ch for ch in unicodedata.normalize("NFKC", text).casefold() if ch.isalnum())
 
 
 def _is_cjk(ch: str) -> bool:
@@ -338,23 +359,23 @@ def to_utc(value: datetime | None) -> datetime | None:
 
 
 # --------------------------------------------------------------------------------------------------------
-# Pre-clean and extraction
+# Extraction
 # --------------------------------------------------------------------------------------------------------
 
-# Containers whose class or id names boilerplate. The token must start a word ("crp_related",
-# "jp-relatedposts", "sharedaddy", "navbar" match; "unrelated", "canvas" do not). trafilatura prunes most of
-# these itself; its vocabulary misses names like "subscribe-box", which then leak into the body.
-_BOILERPLATE_NAME = re.compile(
-    r"(?:^|[^a-z])(?:comment|disqus|newsletter|related|share|sharing|subscri|sidebar|nav|footer)",
-    re.IGNORECASE,
-)
-_BOILERPLATE_TAGS = frozenset({"div", "section", "aside", "nav", "footer", "ul", "ol", "form", "header"})
-# A container holding more than this share of the page's text is a layout wrapper ("has-sidebar"), not a box.
+# Boxes whose class or id says "newsletter" or "subscribe": sign-up pitches set inside the article's own
+# container, where trafilatura keeps them ("subscribe-box" is outside its vocabulary). The name must start a
+# word ("subscribe-box", "wp-newsletter" match; "unsubscribed" does not). Only these names: the wider list this
+# started with (sidebar, nav, footer, comment, related, share) cost 0.017 F1 on bench/extraction, because
+# layout wrappers are named like that ("content-with-sidebar-wrp" held a whole article), and trafilatura and
+# the link-teaser filter already handle those boxes.
+_BOILERPLATE_NAME = re.compile(r"(?:^|[^a-z])(?:newsletter|subscri)", re.IGNORECASE)
+_BOILERPLATE_TAGS = frozenset({"div", "section", "aside", "form"})
+# A container holding more than this share of the page's text is a layout wrapper, not a box.
 _MAX_PRUNED_TEXT_SHARE = 0.4
 
 
 def _preclean(tree: HtmlElement) -> None:
-    """Remove obvious boilerplate containers in place, never one that holds the headline or the article."""
+    """Remove sign-up boxes in place, never one that holds the headline or the article."""
     candidates = [
         el
         for el in tree.iter(*_BOILERPLATE_TAGS)
@@ -408,7 +429,7 @@ def _strip_site_suffix(title: str, site: str | None) -> str:
     if site:
         for sep in (" | ", " - ", " – ", " — ", " :: "):
             head, found, tail = title.rpartition(sep)
-            if found and head and _comparable(tail) == _comparable(site):
+            if found and head and comparable(tail) == comparable(site):
                 return head.strip()
     return title
 
@@ -420,13 +441,13 @@ def _trafilatura_extract(tree: HtmlElement, url: str) -> Any:
     date_params = set_date_params(extensive=True)
     date_params["outputformat"] = _HTMLDATE_FORMAT
     document = trafilatura.bare_extraction(
-        tree,
+        tree,  # trafilatura works on a copy: the caller's tree is left as parsed
         url=url,
-        fast=True,
+        fast=FAST,
         favor_precision=FAVOR_PRECISION,
         with_metadata=True,
         include_comments=False,
-        include_tables=False,
+        include_tables=INCLUDE_TABLES,
         date_extraction_params=date_params,
     )
     if document is None:
@@ -447,8 +468,13 @@ def extract_article(
     url: str,
     header_charset: str | None = None,
     hints: EntryHints | None = None,
+    template: SiteTemplate | None = None,
 ) -> ExtractedArticle:
-    """Extract one article from one page. Page metadata first, the feed entry's hints where it is silent."""
+    """Extract one article from one page. Page metadata first, the feed entry's hints where it is silent.
+
+    `template` is what was learned from earlier pages of the same site (transforms/templates.py); its
+    boilerplate blocks are left out of the body. The result's `block_keys` feed `learn_template`.
+    """
     hints = hints or EntryHints()
     html = body if isinstance(body, str) else decode_html(body, header_charset)
     tree = _load_tree(html) if html.strip() else None
@@ -465,11 +491,12 @@ def extract_article(
 
     declared_language = _declared_language(tree)
     _preclean(tree)
+    anchors = internal_anchor_texts(tree, url)
     document = _trafilatura_extract(tree, url)
 
     site = normalize_whitespace(document.sitename or "") or _host(url)
-    title = normalize_whitespace(document.title or "") or None
-    title = _strip_site_suffix(title, site) if title else hints.title
+    page_title = normalize_whitespace(document.title or "") or None
+    title = _strip_site_suffix(page_title, site) if page_title else hints.title
     authors = split_authors(document.author) if document.author else ()
     authors = authors or split_authors(*hints.authors)
 
@@ -477,8 +504,12 @@ def extract_article(
     # an exact page date beats the feed; the feed's timestamp beats a page date known only to the day
     published_at = page_date if exact or hints.published_at is None else to_utc(hints.published_at)
 
-    text = getattr(document, "text", None) or ""
-    body_text = paragraphs_to_body(text.split("\n"), title=title)
+    blocks = body_blocks(getattr(document, "body", None))
+    blocks = drop_title_and_byline(blocks, titles=(page_title, title, hints.title), authors=authors)
+    blocks = drop_internal_link_blocks(blocks, anchors)
+    block_keys = tuple(dict.fromkeys(k for k in (block_key(b.text) for b in blocks) if k))
+    blocks = drop_template_blocks(blocks, template)
+    body_text = blocks_to_body(blocks)
 
     guessed = guess_language(body_text or title or "")
     language = _normalize_language_tag(document.language) or guessed or declared_language
@@ -491,4 +522,5 @@ def extract_article(
         site=site,
         body_text=body_text,
         description=normalize_whitespace(document.description or "") or hints.summary,
+        block_keys=block_keys,
     )

@@ -1,0 +1,244 @@
+"""The article body as a list of blocks, and the filters that drop boilerplate blocks trafilatura kept.
+
+trafilatura returns its body as a small XML tree (`p`, `head`, `list/item`, `table/row/cell`, `quote`, ...).
+`body_blocks` turns that tree into plain-text blocks, one per paragraph, heading, list item or table row, with
+no markdown left in (no "- " bullets, no "|" cell separators: they are noise to search, tags and dedup).
+
+The filters are pure functions over blocks, each measured on the extraction benchmark (bench/eval.py):
+
+- `drop_title_and_byline`: the headline and a bare byline ("By Jane Doe", "Jane Doe | May 2, 2024") are
+  metadata, stored in their own fields; in the body they are repeats.
+- `drop_internal_link_blocks`: a block whose text is mostly the text of links to other pages of the same
+  site is a "Related:", "More:" or "Most read" teaser, not the article. Links to other sites (sources,
+  products, share-a-quote buttons) do not count: they are often the article's own content.
+
+Every filter keeps the page when it would remove most of it (`MAX_FILTERED_SHARE`): a page whose body is
+mostly teasers or repeats is a listing or a copy, and it is for later stages to judge, not for a filter to
+empty.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
+
+from transforms.text import comparable, normalize_whitespace
+
+if TYPE_CHECKING:
+    from lxml.etree import _Element
+
+# A block counts as a link teaser when links to the same site cover at least this share of its characters.
+INTERNAL_LINK_SHARE = 0.7
+# Shorter anchor texts ("More", "Home", a single name) are too common inside real sentences to say anything.
+MIN_ANCHOR_CHARS = 3
+# No filter may remove more than this share of a body's characters; beyond it the filter is not applied.
+MAX_FILTERED_SHARE = 0.5
+# A byline is short; anything longer is a sentence that happens to name the author.
+MAX_BYLINE_WORDS = 12
+# Bylines sit at the top or the bottom of the body: only this many blocks at each end are looked at.
+BYLINE_EDGE_BLOCKS = 3
+
+# Tags of trafilatura's output that hold blocks rather than inline text.
+_BLOCK_TAGS = frozenset({"p", "head", "list", "table", "quote", "code", "div", "section"})
+# Words a byline is made of besides names and dates, in the languages the feeds bring.
+_BYLINE_WORDS = frozenset(
+    {"by", "and", "written", "posted", "updated", "published", "on", "at", "staff", "reporter", "writer"}
+    | {"editor", "correspondent", "contributor", "am", "pm", "gmt", "utc", "est", "edt", "pst", "pdt", "et"}
+    | {"von", "und", "par", "et", "por", "y", "di", "e", "door", "en", "文", "记者", "作者", "编辑", "来源"}
+)
+_MONTHS = re.compile(
+    r"\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?(?=\W|$)", re.IGNORECASE
+)
+_WORD = re.compile(r"\w+")
+
+
+@dataclass(frozen=True)
+class Block:
+    """One paragraph, heading, list item or table row of an extracted body."""
+
+    kind: str  # "p", "head", "item", "row", "quote", ...
+    text: str  # whitespace-normalised, never empty
+
+
+# --------------------------------------------------------------------------------------------------------
+# From trafilatura's body tree to blocks
+# --------------------------------------------------------------------------------------------------------
+
+
+def _inline_text(el: _Element, *, skip: frozenset[str] = frozenset()) -> str:
+    """Text of an element; line breaks become spaces; children tagged in `skip` are left out."""
+    parts: list[str] = [el.text or ""]
+    for child in el:
+        if child.tag in skip:
+            parts.append(child.tail or "")
+            continue
+        parts.append(" " if child.tag == "lb" else "")
+        parts.append(_inline_text(child, skip=skip))
+        parts.append(child.tail or "")
+    return normalize_whitespace("".join(parts))
+
+
+def _has_block_children(el: _Element) -> bool:
+    return any(child.tag in _BLOCK_TAGS for child in el)
+
+
+def _visit(el: _Element, out: list[Block]) -> None:
+    tag = str(el.tag)
+    if tag == "list":
+        for item in el:
+            text = _inline_text(item, skip=frozenset({"list"}))
+            if text:
+                out.append(Block("item", text))
+            for nested in item.iterfind("list"):
+                _visit(nested, out)
+    elif tag == "table":
+        for row in el.iter("row"):
+            text = " ".join(cell for cell in (_inline_text(c) for c in row) if cell)
+            if text:
+                out.append(Block("row", text))
+    elif _has_block_children(el):
+        _append_text(out, el.text)
+        for child in el:
+            _visit(child, out)
+            _append_text(out, child.tail)
+    else:
+        text = _inline_text(el)
+        if text:
+            out.append(Block(tag, text))
+
+
+def _append_text(out: list[Block], text: str | None) -> None:
+    """Loose text between blocks (trafilatura leaves some as tails of headings) is a paragraph of its own."""
+    text = normalize_whitespace(text or "")
+    if text:
+        out.append(Block("p", text))
+
+
+def body_blocks(body: _Element | None) -> list[Block]:
+    """Blocks of trafilatura's body tree, in reading order."""
+    blocks: list[Block] = []
+    if body is None:
+        return blocks
+    _append_text(blocks, body.text)
+    for child in body:
+        _visit(child, blocks)
+        _append_text(blocks, child.tail)
+    return blocks
+
+
+def blocks_to_body(blocks: Iterable[Block]) -> str:
+    return "\n\n".join(block.text for block in blocks)
+
+
+# --------------------------------------------------------------------------------------------------------
+# Filters
+# --------------------------------------------------------------------------------------------------------
+
+
+def _chars(blocks: Iterable[Block]) -> int:
+    return sum(len(block.text) for block in blocks)
+
+
+def guarded(before: Sequence[Block], after: list[Block]) -> list[Block]:
+    """`after`, unless it lost more than MAX_FILTERED_SHARE of the text of `before`."""
+    total = _chars(before)
+    if total and _chars(after) < (1 - MAX_FILTERED_SHARE) * total:
+        return list(before)
+    return after
+
+
+def _is_byline(text: str, authors: Sequence[str]) -> bool:
+    words = _WORD.findall(text)
+    if not words or len(words) > MAX_BYLINE_WORDS:
+        return False
+    rest = text
+    for name in authors:
+        if name:
+            rest = re.sub(re.escape(name), " ", rest, flags=re.IGNORECASE)
+    named = rest != text
+    rest = _MONTHS.sub(" ", rest)
+    left = [w for w in _WORD.findall(rest) if not w.isdigit() and w.casefold() not in _BYLINE_WORDS]
+    if named:
+        return not left
+    # no known author: "By Firstname Lastname" and nothing else
+    return bool(re.match(r"\s*by\s+\w", text, re.IGNORECASE)) and len(left) <= 3 and text[-1:] not in ".!?"
+
+
+def drop_title_and_byline(
+    blocks: Sequence[Block], *, titles: Iterable[str | None], authors: Sequence[str] = ()
+) -> list[Block]:
+    """Remove blocks that repeat the headline (anywhere) or are only a byline (at either end)."""
+    title_keys = {comparable(t) for t in titles if t}
+    title_keys.discard("")
+    longest = max((len(t) for t in titles if t), default=0)
+    edge = {*range(BYLINE_EDGE_BLOCKS), *range(len(blocks) - BYLINE_EDGE_BLOCKS, len(blocks))}
+
+    def repeats_title(text: str) -> bool:
+        # only a block about as long as a title can be one (saves normalising every long paragraph)
+        return len(text) <= 2 * longest and comparable(text) in title_keys
+
+    kept = [
+        block
+        for i, block in enumerate(blocks)
+        if not repeats_title(block.text) and not (i in edge and _is_byline(block.text, authors))
+    ]
+    return guarded(blocks, kept)
+
+
+def _site_of_host(host: str | None) -> str:
+    """The registrable part of a host, near enough: 'news.bbc.co.uk' -> 'bbc.co.uk', 'www.a.com' -> 'a.com'."""
+    labels = (host or "").lower().rstrip(".").split(".")
+    if len(labels) >= 3 and len(labels[-1]) == 2 and len(labels[-2]) <= 3:
+        return ".".join(labels[-3:])
+    return ".".join(labels[-2:])
+
+
+_ABSOLUTE = re.compile(r"^(?:[a-z][a-z0-9+.-]*:|//)", re.IGNORECASE)
+
+
+def _is_internal(href: str, home: str, hosts: dict[str, bool]) -> bool:
+    if not _ABSOLUTE.match(href):
+        return True  # a relative link ("/news/x", "x.html", "?p=2") stays on the site
+    if not href.lower().startswith(("http:", "https:", "//")):
+        return False  # mailto:, javascript:, tel:
+    try:
+        host = urlsplit(href).hostname or ""
+    except ValueError:  # malformed ("http://[::1"): not a link a reader could follow either
+        return False
+    if host not in hosts:
+        hosts[host] = _site_of_host(host) == home
+    return hosts[host]
+
+
+def internal_anchor_texts(tree: _Element, url: str) -> frozenset[str]:
+    """Texts of the page's links to other pages of its own site (relative links included)."""
+    home = _site_of_host(urlsplit(url).hostname)
+    hosts: dict[str, bool] = {}
+    texts: set[str] = set()
+    for anchor in tree.iter("a"):
+        href = (anchor.get("href") or "").strip()
+        if not href or href.startswith("#") or not _is_internal(href, home, hosts):
+            continue
+        text = normalize_whitespace("".join(anchor.itertext()))
+        if len(text) >= MIN_ANCHOR_CHARS:
+            texts.add(text)
+    return frozenset(texts)
+
+
+def link_share(text: str, anchors: Iterable[str]) -> float:
+    """Share of `text` made of the given anchor texts."""
+    if not text:
+        return 0.0
+    covered = sum(len(a) * text.count(a) for a in anchors if len(a) <= len(text) and a in text)
+    return min(1.0, covered / len(text))
+
+
+def drop_internal_link_blocks(blocks: Sequence[Block], anchors: frozenset[str]) -> list[Block]:
+    """Remove teaser blocks: mostly text of links to the same site ("Related: ...", lists of headlines)."""
+    if not anchors:
+        return list(blocks)
+    kept = [block for block in blocks if link_share(block.text, anchors) < INTERNAL_LINK_SHARE]
+    return guarded(blocks, kept)
