@@ -10,7 +10,7 @@ import os
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, ValidationError
 from pydantic_settings import (
@@ -68,6 +68,18 @@ class Settings(BaseSettings):
         http.DEFAULT_PER_HOST_DELAY, ge=0, description="Seconds between two request starts to one host."
     )
     respect_robots: bool = True
+
+    # Operating it: the schedule, backfills and scale-out (README "Operating it").
+    schedule_cron: str = Field("*/30 * * * *", description="When `serve` runs the ingestion (cron).")
+    schedule_timezone: str = Field("UTC", description="Time zone of the cron schedule.")
+    runner: Literal["threads", "dask"] = Field(
+        "threads", description="Where extraction batches run: this process's pool, or a Dask cluster."
+    )
+    dask_address: str | None = Field(
+        None, description="Dask scheduler (tcp://host:8786) for runner=dask; unset starts a local cluster."
+    )
+    backfill_max_feed_pages: int = Field(100, ge=1, description="Most pages of a paginated feed a backfill reads.")
+    backfill_max_sitemaps: int = Field(500, ge=1, description="Most sitemap documents a backfill reads.")
 
     # The run's shape.
     feed_concurrency: int = Field(8, ge=1, description="Feeds polled at once.")
