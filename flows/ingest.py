@@ -24,6 +24,7 @@ from flows.executor import default_workers, judge_pages, shutdown_pool
 from flows.progress import Reporter
 from flows.settings import FeedSpec, Settings, get_settings, load_feeds_file
 from models import store
+from models.ops import FeedClaims
 from models.store import BatchResult, EntryOutcome, FeedRow, FeedUpdate
 from transforms.extract import EntryHints
 from transforms.pipeline import Decision, PageInput
@@ -288,7 +289,8 @@ def _start_batch(
     summary.pages_fetched += sum(1 for result in fetched_list if result.page is not None)
     judged_indexes = [index for index, result in fetched.items() if result.page is not None]
     pages = [_page_input(items[index], fetched[index]) for index in judged_indexes]
-    workers = settings.extract_workers or default_workers()
+    # On Dask, the cluster parallelises across batches: one process per batch there, no pool inside it.
+    workers = 1 if settings.runner == "dask" else settings.extract_workers or default_workers()
     decisions = judge_batch.submit(pages, taxonomy, threshold, workers)
     return _Pending(items, fetched, judged_indexes, decisions, feed_updates)
 
@@ -313,8 +315,10 @@ def ingest(
     engine = prepare_store(settings, taxonomy)
     threshold = relevance_threshold(settings)
     summary = RunSummary(run_id=store.start_run(engine, "ingest"))
+    claims = FeedClaims(engine)  # another run working on a feed right now keeps it: never fetched twice
     try:
         feeds = _due_feeds(_select_feeds(engine, settings, feeds_file), force, summary)
+        feeds = claims.take(feeds, on_busy=lambda feed: reporter.line(f"feed taken by another run now: {feed.url}"))
         with Fetcher(settings.fetch_policy()) as fetcher:
             polls = poll_feeds(fetcher, feeds, settings)
             work = _plan_run(engine, feeds, polls, taxonomy, settings, summary, reporter)
@@ -341,9 +345,21 @@ def ingest(
         )
         raise
     finally:
+        claims.release()
         shutdown_pool()
     store.finish_run(engine, summary.run_id or 0, status="completed", counts=summary.run_counts())
     return summary
+
+
+def ingest_flow(settings: Settings) -> Any:
+    """`ingest` on the task runner `settings.runner` names: threads here, or a Dask cluster (prefect-dask) at
+    `settings.dask_address` (a temporary local cluster when unset). Extraction batches are what goes there."""
+    if settings.runner != "dask":
+        return ingest
+    from prefect_dask import DaskTaskRunner
+
+    runner = DaskTaskRunner(address=settings.dask_address) if settings.dask_address else DaskTaskRunner()
+    return ingest.with_options(task_runner=runner)  # type: ignore[arg-type]  # its futures are PrefectFutures
 
 
 def _due_feeds(feeds: list[FeedRow], force: bool, summary: RunSummary) -> list[FeedRow]:

@@ -1,0 +1,371 @@
+"""The store's side of operating the service: backfill sources, claims on feeds, and offline reprocessing.
+
+- A backfill source (a site's sitemaps, a feed's older pages, a file of URLs) is a *disabled* `feed` row whose
+  url is `backfill:<source>:<target>`. Ingestion never polls it (it polls enabled feeds only), and its entries go
+  in the same seen-entry ledger as a feed's, loaded in the same transaction as their articles: a backfill killed
+  halfway and started again skips what was done, exactly like an ingestion run.
+- Claims: a run works on a feed only while it holds that feed's claim, so two runs (two workers, a scheduled
+  run and a manual one) never fetch the same entry twice. On Postgres a claim is a session advisory lock (held by
+  one connection for the run, released at once if the process dies); on SQLite, where one machine owns the file,
+  it is an exclusive `flock` on a small file beside the database.
+- Reprocessing reads stored articles with their raw HTML, page by page in id order, and writes revised
+  extraction, tags and scores back in one transaction per batch. No network is involved anywhere here.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import gzip
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import IO, Any
+
+from sqlalchemy import Engine, delete, func, or_, select, text, update
+from sqlalchemy.engine import Connection, make_url
+
+from models.store import ARTICLE, BAND, FEED, RAW, FeedRow, _insert, replace_tags
+from models.tables import utcnow
+
+BACKFILL_PREFIX = "backfill:"
+# Postgres advisory locks take two int4 keys: this names the space of feed claims, the feed id is the other.
+FEED_CLAIM_LOCK_SPACE = 0x52454E  # "REN"
+
+
+# --- backfill sources --------------------------------------------------------------------------------------
+
+
+def _feed_row(row: Any) -> FeedRow:
+    return FeedRow(
+        id=row.id,
+        url=row.url,
+        name=row.name,
+        topical=row.topical,
+        etag=row.etag,
+        last_modified=row.last_modified,
+        next_poll_at=row.next_poll_at,
+        consecutive_failures=row.consecutive_failures,
+    )
+
+
+def find_backfill_source(engine: Engine, key: str) -> FeedRow | None:
+    with engine.connect() as connection:
+        row = connection.execute(select(FEED).where(FEED.c.url == key)).first()
+    return _feed_row(row) if row is not None else None
+
+
+def ensure_backfill_source(engine: Engine, key: str, name: str) -> FeedRow:
+    """The source's ledger owner: a disabled feed row keyed `key` (created on first use)."""
+    if not key.startswith(BACKFILL_PREFIX):
+        raise ValueError(f"a backfill source key starts with {BACKFILL_PREFIX!r}: {key!r}")
+    with engine.begin() as connection:
+        statement = _insert(connection, FEED).on_conflict_do_nothing(index_elements=[FEED.c.url])
+        connection.execute(
+            statement,
+            {"url": key, "name": name, "topical": True, "enabled": False, "created_at": utcnow()},
+        )
+    source = find_backfill_source(engine, key)
+    assert source is not None
+    return source
+
+
+def mark_backfill_source(engine: Engine, feed_id: int, *, status: str, error: str | None = None) -> None:
+    """What `feeds list` shows for the source: when it last ran and how it ended."""
+    with engine.begin() as connection:
+        connection.execute(
+            update(FEED)
+            .where(FEED.c.id == feed_id)
+            .values(last_status=status, last_error=error, last_polled_at=utcnow())
+        )
+
+
+def stored_canonical_urls(engine: Engine, canonical_urls: Sequence[str]) -> set[str]:
+    """Which of these canonical URLs are stored articles already (a backfill need not fetch them)."""
+    found: set[str] = set()
+    urls = list(dict.fromkeys(canonical_urls))
+    with engine.connect() as connection:
+        for start in range(0, len(urls), 500):
+            chunk = urls[start : start + 500]
+            query = select(ARTICLE.c.canonical_url).where(ARTICLE.c.canonical_url.in_(chunk))
+            found.update(connection.execute(query).scalars())
+    return found
+
+
+# --- claims ------------------------------------------------------------------------------------------------
+
+
+def _sqlite_claims_dir(engine: Engine) -> Path | None:
+    database = make_url(engine.url.render_as_string(hide_password=False)).database
+    if not database or database == ":memory:":
+        return None
+    path = Path(database).resolve()
+    return path.with_name(path.name + ".claims")
+
+
+class FeedClaims:
+    """The feeds one run works on alone. `take` claims what it can; `release` (always call it) lets go.
+
+    A feed claimed by another run is skipped, not waited for: that run is doing the work right now.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._connection: Connection | None = None
+        self._locked: list[int] = []
+        self._files: list[IO[bytes]] = []
+
+    def take(self, feeds: Sequence[FeedRow], on_busy: Callable[[FeedRow], None] | None = None) -> list[FeedRow]:
+        claimed: list[FeedRow] = []
+        for feed in feeds:
+            if self._claim(feed.id):
+                claimed.append(feed)
+            elif on_busy is not None:
+                on_busy(feed)
+        return claimed
+
+    def _claim(self, feed_id: int) -> bool:
+        if self.engine.dialect.name == "postgresql":
+            if self._connection is None:
+                self._connection = self.engine.connect()
+            got = self._connection.execute(
+                text("SELECT pg_try_advisory_lock(:space, :feed)"), {"space": FEED_CLAIM_LOCK_SPACE, "feed": feed_id}
+            ).scalar_one()
+            self._connection.commit()  # session locks outlive the transaction; end it so nothing is held open
+            if got:
+                self._locked.append(feed_id)
+            return bool(got)
+        directory = _sqlite_claims_dir(self.engine)
+        if directory is None:
+            return True  # an in-memory database belongs to this process alone
+        directory.mkdir(parents=True, exist_ok=True)
+        handle = (directory / f"feed-{feed_id}.lock").open("ab")
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.close()
+            return False
+        self._files.append(handle)
+        return True
+
+    def release(self) -> None:
+        if self._connection is not None:
+            try:
+                for feed_id in self._locked:
+                    self._connection.execute(
+                        text("SELECT pg_advisory_unlock(:space, :feed)"),
+                        {"space": FEED_CLAIM_LOCK_SPACE, "feed": feed_id},
+                    )
+                self._connection.commit()
+            finally:
+                self._connection.close()
+                self._connection = None
+        for handle in self._files:
+            handle.close()  # closing the file drops its flock
+        self._files.clear()
+        self._locked.clear()
+
+    def __enter__(self) -> FeedClaims:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.release()
+
+
+# --- reprocessing ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RawCopy:
+    """The page as it was fetched, for re-extraction."""
+
+    html: bytes
+    final_url: str | None
+    content_type: str | None
+    charset: str | None
+    etag: str | None
+    last_modified: str | None
+
+
+@dataclass(frozen=True)
+class StoredArticle:
+    id: int
+    url: str
+    title: str | None
+    authors: tuple[str, ...]
+    published_at: datetime | None
+    body_text: str
+    origin: str
+    feed_id: int | None
+    relevance: float
+    extractor_version: str | None
+    taxonomy_version: str | None
+    raw: RawCopy | None
+
+
+def _since(since: datetime) -> Any:
+    """Published on or after `since`; an undated article counts from when it was fetched."""
+    return or_(
+        ARTICLE.c.published_at >= since,
+        ARTICLE.c.published_at.is_(None) & (ARTICLE.c.fetched_at >= since),
+    )
+
+
+def stored_articles(
+    engine: Engine, *, after_id: int, limit: int, since: datetime | None = None, with_raw: bool = False
+) -> list[StoredArticle]:
+    """The next `limit` articles after `after_id` (id order), published (or, undated, fetched) since `since`,
+    with their raw page when `with_raw`."""
+    columns = [
+        ARTICLE.c.id,
+        ARTICLE.c.url,
+        ARTICLE.c.title,
+        ARTICLE.c.authors,
+        ARTICLE.c.published_at,
+        ARTICLE.c.body_text,
+        ARTICLE.c.origin,
+        ARTICLE.c.feed_id,
+        ARTICLE.c.relevance,
+        ARTICLE.c.extractor_version,
+        ARTICLE.c.taxonomy_version,
+    ]
+    if with_raw:
+        columns += [
+            RAW.c.html_gz,
+            RAW.c.final_url,
+            RAW.c.content_type,
+            RAW.c.charset,
+            RAW.c.etag,
+            RAW.c.last_modified,
+        ]
+        source = ARTICLE.outerjoin(RAW, RAW.c.article_id == ARTICLE.c.id)
+    else:
+        source = ARTICLE
+    query = select(*columns).select_from(source).where(ARTICLE.c.id > after_id)
+    if since is not None:
+        query = query.where(_since(since))
+    query = query.order_by(ARTICLE.c.id).limit(limit)
+    with engine.connect() as connection:
+        rows = connection.execute(query).all()
+    articles: list[StoredArticle] = []
+    for row in rows:
+        raw = None
+        if with_raw and row.html_gz is not None:
+            raw = RawCopy(
+                html=gzip.decompress(row.html_gz),
+                final_url=row.final_url,
+                content_type=row.content_type,
+                charset=row.charset,
+                etag=row.etag,
+                last_modified=row.last_modified,
+            )
+        articles.append(
+            StoredArticle(
+                id=row.id,
+                url=row.url,
+                title=row.title,
+                authors=tuple(row.authors or ()),
+                published_at=row.published_at,
+                body_text=row.body_text,
+                origin=row.origin,
+                feed_id=row.feed_id,
+                relevance=row.relevance,
+                extractor_version=row.extractor_version,
+                taxonomy_version=row.taxonomy_version,
+                raw=raw,
+            )
+        )
+    return articles
+
+
+@dataclass(frozen=True)
+class Extraction:
+    """An article's fields as the current extractor sees its stored page."""
+
+    title: str | None
+    authors: tuple[str, ...]
+    published_at: datetime | None
+    language: str | None
+    site: str | None
+    body_text: str
+    body_sha256: str
+    minhash: bytes | None
+    band_keys: tuple[int, ...]
+    extractor_version: str | None
+
+
+@dataclass(frozen=True)
+class Revision:
+    """What reprocessing changes on one article; None leaves a part as it is."""
+
+    article_id: int
+    extraction: Extraction | None = None
+    tags: tuple[tuple[str, str, int], ...] | None = None
+    taxonomy_version: str | None = None
+    relevance: float | None = None
+
+
+@dataclass
+class RevisionResult:
+    revised: int = 0
+    # (article, other): re-extraction gave the body `other` already has; the article was left as it was.
+    conflicts: list[tuple[int, int]] = field(default_factory=list)
+
+
+def _apply_extraction(connection: Connection, article_id: int, extraction: Extraction) -> int | None:
+    """Write a re-extraction; returns the id of another article that already has this body, if one does."""
+    other = connection.execute(
+        select(ARTICLE.c.id).where(ARTICLE.c.body_sha256 == extraction.body_sha256, ARTICLE.c.id != article_id)
+    ).scalar_one_or_none()
+    if other is not None:
+        return int(other)
+    connection.execute(
+        update(ARTICLE)
+        .where(ARTICLE.c.id == article_id)
+        .values(
+            title=extraction.title,
+            authors=list(extraction.authors),
+            published_at=extraction.published_at,
+            language=extraction.language,
+            site=extraction.site,
+            body_text=extraction.body_text,
+            body_sha256=extraction.body_sha256,
+            minhash=extraction.minhash,
+            extractor_version=extraction.extractor_version,
+        )
+    )
+    connection.execute(delete(BAND).where(BAND.c.article_id == article_id))
+    if extraction.band_keys:
+        rows = [{"band_key": key, "article_id": article_id} for key in dict.fromkeys(extraction.band_keys)]
+        connection.execute(_insert(connection, BAND).on_conflict_do_nothing(), rows)
+    return None
+
+
+def apply_revisions(engine: Engine, revisions: Sequence[Revision]) -> RevisionResult:
+    """Write a batch of revisions in one transaction."""
+    result = RevisionResult()
+    with engine.begin() as connection:
+        for revision in revisions:
+            if revision.extraction is not None:
+                other = _apply_extraction(connection, revision.article_id, revision.extraction)
+                if other is not None:
+                    result.conflicts.append((revision.article_id, other))
+                    continue
+            values: dict[str, Any] = {}
+            if revision.relevance is not None:
+                values["relevance"] = revision.relevance
+            if revision.tags is not None:
+                replace_tags(connection, revision.article_id, revision.tags)
+                values["taxonomy_version"] = revision.taxonomy_version
+            if values:
+                connection.execute(update(ARTICLE).where(ARTICLE.c.id == revision.article_id).values(**values))
+            result.revised += 1
+    return result
+
+
+def article_count(engine: Engine, *, since: datetime | None = None) -> int:
+    query = select(func.count()).select_from(ARTICLE)
+    if since is not None:
+        query = query.where(_since(since))
+    with engine.connect() as connection:
+        return int(connection.execute(query).scalar_one())
