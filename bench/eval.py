@@ -26,12 +26,15 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 if str(REPO) not in sys.path:  # `python bench/eval.py` puts bench/ on the path, not the repository
     sys.path.insert(0, str(REPO))
+
+if TYPE_CHECKING:
+    from transforms.templates import SiteTemplate
 
 BENCH_DIR = HERE / "extraction"
 RESULTS_PATH = HERE / "results.json"
@@ -129,7 +132,37 @@ def bare_trafilatura(page: BenchPage) -> str:
     return trafilatura.extract(page.html.decode("utf-8", errors="replace")) or ""
 
 
-EXTRACTORS: dict[str, Extractor] = {"ours": ours, "trafilatura": bare_trafilatura}
+def leave_one_out_templates(pages: Sequence[BenchPage]) -> dict[str, SiteTemplate]:
+    """For each page, the site template learned from the benchmark's other pages of the same site.
+
+    Learned from pages alone (their block keys), never from the ground truth. The benchmark has at most two
+    pages per site, so a block counts as the site's boilerplate when the one other page has it
+    (min_weight=1); in the pipeline, where a site brings many pages, it takes two (MIN_TEMPLATE_WEIGHT).
+    """
+    from transforms.extract import extract_article
+    from transforms.templates import SiteTemplate, learn_template, template_site
+
+    keys = {page.id: extract_article(page.html, url=page.url).block_keys for page in pages}
+    by_site: dict[str, list[str]] = {}
+    for page in pages:
+        by_site.setdefault(template_site(page.url), []).append(page.id)
+    templates: dict[str, SiteTemplate] = {}
+    for page in pages:
+        template = SiteTemplate(min_weight=1.0)
+        for other in by_site[template_site(page.url)]:
+            if other != page.id:
+                template = learn_template(template, keys[other])
+        templates[page.id] = template
+    return templates
+
+
+def with_template(templates: Mapping[str, SiteTemplate]) -> Extractor:
+    from transforms.extract import extract_article
+
+    def extract(page: BenchPage) -> str:
+        return extract_article(page.html, url=page.url, template=templates[page.id]).body_text
+
+    return extract
 
 
 def run(extractors: Mapping[str, Extractor], pages: Sequence[BenchPage]) -> dict[str, tuple[dict[str, str], float]]:
@@ -178,10 +211,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--results", type=Path, default=RESULTS_PATH)
     parser.add_argument("--no-write", action="store_true", help="print only; leave results.json alone")
     parser.add_argument("--worst", type=int, default=0, help="also list the N pages where ours scores lowest")
+    parser.add_argument("--quick", action="store_true", help="skip the site-template row (about a third faster)")
     args = parser.parse_args(argv)
 
     pages = load_pages(args.bench_dir)
-    predictions = run(EXTRACTORS, pages)
+    extractors: dict[str, Extractor] = {
+        "ours": ours,
+        "trafilatura": bare_trafilatura,
+    }
+    if not args.quick:
+        extractors = {"ours": ours, "ours+template": with_template(leave_one_out_templates(pages)), **extractors}
+    predictions = run(extractors, pages)
     truth = load_truth(args.bench_dir)  # read only now, after every prediction is made
 
     rows: dict[str, dict[str, Any]] = {}

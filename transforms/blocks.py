@@ -49,9 +49,7 @@ _BYLINE_WORDS = frozenset(
     | {"editor", "correspondent", "contributor", "am", "pm", "gmt", "utc", "est", "edt", "pst", "pdt", "et"}
     | {"von", "und", "par", "et", "por", "y", "di", "e", "door", "en", "文", "记者", "作者", "编辑", "来源"}
 )
-_MONTHS = re.compile(
-    r"\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?(?=\W|$)", re.IGNORECASE
-)
+_MONTHS = re.compile(r"\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?(?=\W|$)", re.IGNORECASE)
 _WORD = re.compile(r"\w+")
 
 
