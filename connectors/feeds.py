@@ -2,6 +2,9 @@
 
 feedparser is only ever given `io.BytesIO(body)`: handed a string or a path it would read local files.
 Documents that declare XML entities (billion laughs, external entities, DTD fetches) are refused unparsed.
+The check reads the whole document twice: as sent, and as feedparser hands it to the XML parser after its own
+decoding (UTF-16, UTF-7 and EBCDIC hide `<!ENTITY` from a byte search, and a long comment before the DOCTYPE
+hides it from a search of the first bytes only).
 """
 
 from __future__ import annotations
@@ -16,12 +19,16 @@ from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import feedparser
+from feedparser.encodings import convert_to_utf8
+from feedparser.util import FeedParserDict
 
 from connectors.http import Fetcher, FetchError, RetryableFetchError
 
-# An entity declaration in the prolog is how every XML expansion attack starts; feeds don't need them.
+# An entity declaration is how every XML expansion attack starts; feeds don't need them. The whole document is
+# searched: comments may push the DOCTYPE arbitrarily far from the start.
 _ENTITY_DECLARATION = re.compile(rb"<!ENTITY", re.IGNORECASE)
-_PROLOG_BYTES = 64_000
+# Named in the reason given for a well-formed document that is no feed (CDF, RSS 1.1, a sitemap...).
+_FIRST_ELEMENT = re.compile(rb"<([A-Za-z_][\w:.\-]{0,63})")
 
 
 @dataclass(frozen=True)
@@ -88,15 +95,23 @@ def _authors(entry: Any) -> tuple[str, ...]:
 
 def parse_feed(body: bytes, *, url: str, content_type: str | None = None, limit: int = 200) -> FeedPoll:
     """Entries of a feed document, newest `limit` first as the feed orders them. Raises NotAFeedError."""
-    if _ENTITY_DECLARATION.search(body[:_PROLOG_BYTES]):
-        raise NotAFeedError("feed declares XML entities (refused: entity expansion is never done)")
     # No content-location: feedparser would resolve ids against it; links are resolved here, ids kept as given.
     headers = {"content-type": content_type or "application/xml"}
+    if _declares_entities(body, headers):
+        raise NotAFeedError("feed declares XML entities (refused: entity expansion is never done)")
     parsed = feedparser.parse(io.BytesIO(body), response_headers=headers, resolve_relative_uris=False)
     if not parsed.get("version") and not parsed.entries:
         looked_like = "an HTML page" if b"<html" in body[:2048].lower() else "not a feed"
         reason = parsed.get("bozo_exception")
-        detail = f": {reason}" if reason else ""
+        root = _FIRST_ELEMENT.search(body[:4096]) if b"\x00" not in body[:4096] else None
+        if reason:
+            detail = f": {reason}"
+        elif root:
+            detail = f": root element <{root.group(1).decode('ascii', 'replace')}>"
+        elif body.strip():
+            detail = ""
+        else:
+            detail = ": empty document"
         raise NotAFeedError(f"not an RSS or Atom feed ({looked_like}{detail})")
     entries: list[FeedEntry] = []
     for entry in parsed.entries[:limit]:
@@ -130,6 +145,18 @@ def parse_feed(body: bytes, *, url: str, content_type: str | None = None, limit:
         warning=warning,
         title=_clean(parsed.feed.get("title")),
     )
+
+
+def _declares_entities(body: bytes, headers: dict[str, str]) -> bool:
+    """True if the document, as sent or as feedparser's XML parser will read it, declares an entity."""
+    if _ENTITY_DECLARATION.search(body):
+        return True
+    try:
+        # The conversion feedparser.parse applies before its SAX parser sees the bytes.
+        as_parsed = convert_to_utf8(dict(headers), body, FeedParserDict(bozo=False, headers={}))
+    except Exception:  # feedparser's own decoding fails the same way inside parse(), which reports it
+        return False
+    return _ENTITY_DECLARATION.search(as_parsed) is not None
 
 
 def _clean(value: Any) -> str | None:
