@@ -140,6 +140,8 @@ def _print_summary(summary: Any) -> None:
     for label, value in rows:
         table.add_row(label, str(value))
     _console().print(table)
+    for match in getattr(summary, "watch_matches", []):
+        _console().print(f"watch {match.watch!r}: {match.describe()}", markup=False)
 
 
 @feeds_app.command("list")
@@ -371,6 +373,8 @@ def stats(
 # Commands that live in their own modules (each imports its heavy libraries lazily, inside the command).
 PLUGIN_COMMANDS = {
     "flows.cli_extract": ["extract"],
+    "flows.cli_analyst": ["report", "browse", "watch_app"],
+    "flows.cli_dedup": ["dedup"],
 }
 
 

@@ -23,6 +23,7 @@ from flows.common import load_taxonomy, prepare_store, relevance_threshold
 from flows.executor import default_workers, judge_pages, shutdown_pool
 from flows.progress import Reporter
 from flows.settings import FeedSpec, Settings, get_settings, load_feeds_file
+from flows.watches import WatchReport, after_run
 from models import store
 from models.ops import FeedClaims
 from models.store import BatchResult, EntryOutcome, FeedRow, FeedUpdate
@@ -56,6 +57,8 @@ class RunSummary:
     irrelevant: int = 0
     failed: int = 0
     feed_errors: list[tuple[str, str]] = field(default_factory=list)
+    article_ids: list[int] = field(default_factory=list)  # stored by this run
+    watch_matches: list[WatchReport] = field(default_factory=list)  # flows/watches.py
 
     def run_counts(self) -> dict[str, int]:
         keys = [
@@ -78,6 +81,7 @@ class RunSummary:
         self.near_duplicates += result.near_duplicates
         self.irrelevant += result.irrelevant
         self.failed += result.failed
+        self.article_ids.extend(result.article_ids)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -335,6 +339,7 @@ def ingest(
             if pending is not None:
                 _finish_batch(engine, pending, settings, summary)
             reporter.stop()
+        summary.watch_matches = after_run(engine, settings, summary.article_ids, run_id=summary.run_id)
     except BaseException as exc:
         store.finish_run(
             engine,

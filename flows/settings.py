@@ -89,6 +89,7 @@ class Settings(BaseSettings):
     max_entries_per_feed: int = Field(200, ge=1, description="Newest entries taken from one feed per poll.")
     max_entry_attempts: int = Field(3, ge=1, description="Tries before a failing entry is given up.")
     fetch_retries: int = Field(2, ge=0, description="Retries of a retryable fetch error within one run.")
+    notify_url: str | None = Field(None, description="apprise URL for watch digests (mailto://, ntfy://, json://...).")
 
     @classmethod
     def settings_customise_sources(
