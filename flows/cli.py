@@ -372,6 +372,7 @@ def stats(
 
 # Commands that live in their own modules (each imports its heavy libraries lazily, inside the command).
 PLUGIN_COMMANDS = {
+    "flows.cli_ops": ["serve", "backfill", "reprocess"],
     "flows.cli_extract": ["extract"],
     "flows.cli_analyst": ["report", "browse", "watch_app"],
     "flows.cli_dedup": ["dedup"],

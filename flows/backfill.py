@@ -1,0 +1,389 @@
+"""The backfill flow: history the feeds no longer show, from sitemaps, a feed's older pages or a file of URLs.
+
+A table of contents over the same parts as ingestion: the source's connector (connectors/sitemaps.py) lists
+candidate pages with their dates; the ledger drops what is done; pages are fetched with the same Fetcher
+(limits, robots.txt, per-host politeness); extract -> relevance -> dedup -> tag run in `judge_batch`; and
+`load_batch` stores each batch in one transaction with `origin = "backfill"`.
+
+Resumable: the source owns a ledger (a disabled `backfill:<source>:<target>` feed row, models/ops.py) whose
+entries load with their articles, so a backfill killed halfway and started again skips what was done and ends
+with the same rows as one clean run. Two backfills of one source at once: the second stops at once.
+
+The window: `since` inclusive, `until` exclusive. Entries whose source date (news:publication_date, lastmod,
+the feed's date) is outside it are not fetched; a fetched page whose own publication date is outside it is not
+stored (ledger status `skipped`, fetched again by a later backfill whose window may want it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, date, datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from prefect import flow, task
+from prefect.cache_policies import NO_CACHE
+
+from connectors.http import Fetcher
+from connectors.pages import PageFetch, fetch_pages
+from connectors.sitemaps import (
+    Candidate,
+    Discovery,
+    Window,
+    feed_page_candidates,
+    sitemap_candidates,
+    url_file_candidates,
+)
+from flows.common import load_taxonomy, prepare_store, relevance_threshold
+from flows.executor import default_workers, shutdown_pool
+from flows.ingest import judge_batch, load_batch
+from flows.progress import Reporter
+from flows.settings import ConfigError, Settings, get_settings
+from models import ops, store
+from models.store import BatchResult, EntryOutcome, FeedRow
+from transforms.canonical import canonical_url
+from transforms.extract import EntryHints
+from transforms.pipeline import Decision, PageInput
+
+ORIGIN = "backfill"
+# Ledger status of a fetched page whose own date is outside the window (not in store.DONE_STATUSES).
+SKIPPED = "skipped"
+
+
+class BackfillSource(StrEnum):
+    sitemap = "sitemap"
+    feed_pages = "feed-pages"
+    urls = "urls"
+
+
+@dataclass(frozen=True)
+class BackfillRequest:
+    """What to backfill, checked: the source, its target (a URL, or a file's absolute path), the window."""
+
+    source: BackfillSource
+    target: str
+    window: Window
+
+    @property
+    def key(self) -> str:
+        """The ledger's owner: one per source and target, whatever the window."""
+        return f"{ops.BACKFILL_PREFIX}{self.source.value}:{self.target}"
+
+
+def _to_datetime(value: date | datetime | str | None, option: str) -> datetime | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            raise ConfigError(f"{option} {value!r} is not a date (use YYYY-MM-DD)") from None
+    if not isinstance(value, datetime):
+        value = datetime(value.year, value.month, value.day)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def make_request(
+    *,
+    since: date | datetime | str,
+    until: date | datetime | str | None = None,
+    source: str | None = None,
+    site: str | None = None,
+    file: str | Path | None = None,
+) -> BackfillRequest:
+    """A checked request; a user's mistake is a one-line ConfigError."""
+    start = _to_datetime(since, "--since")
+    if start is None:
+        raise ConfigError("--since is required (YYYY-MM-DD)")
+    try:
+        window = Window(start, _to_datetime(until, "--until"))
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    try:
+        kind = BackfillSource(source) if source else (BackfillSource.urls if file else BackfillSource.sitemap)
+    except ValueError:
+        choices = ", ".join(item.value for item in BackfillSource)
+        raise ConfigError(f"--source {source!r} is not one of {choices}") from None
+    if kind is BackfillSource.urls:
+        if not file or site:
+            raise ConfigError("--source urls reads --file F (one URL a line), not --site")
+        path = Path(file).expanduser().resolve()
+        if not path.is_file():
+            raise ConfigError(f"URL file not found: {file}")
+        return BackfillRequest(kind, str(path), window)
+    if not site or file:
+        raise ConfigError(f"--source {kind.value} needs --site URL (and no --file)")
+    scheme = site.split(":", 1)[0].lower() if ":" in site else ""
+    if scheme not in ("http", "https"):
+        raise ConfigError(f"--site {site!r} is not an http(s) URL")
+    return BackfillRequest(kind, site.strip(), window)
+
+
+@dataclass
+class BackfillSummary:
+    source: str
+    target: str
+    since: datetime
+    until: datetime | None
+    dry_run: bool = False
+    run_id: int | None = None
+    documents_read: int = 0  # sitemaps or feed pages
+    candidates: int = 0  # pages the source offered in the window
+    outside_window: int = 0  # offered with a date outside the window: not fetched
+    already_done: int = 0  # done by an earlier backfill of this source (the ledger)
+    already_stored: int = 0  # stored before under the same canonical URL: not fetched
+    pages_fetched: int = 0
+    articles_stored: int = 0
+    near_duplicates: int = 0
+    duplicates: int = 0
+    irrelevant: int = 0
+    skipped: int = 0  # fetched, but the page's own date is outside the window
+    failed: int = 0
+    problems: list[tuple[str, str]] = field(default_factory=list)  # sources that could not be read
+    would_fetch: list[tuple[str, datetime | None]] = field(default_factory=list)  # dry run: (url, date)
+
+    def add_batch(self, result: BatchResult) -> None:
+        self.articles_stored += result.stored
+        self.near_duplicates += result.near_duplicates
+        self.duplicates += result.duplicates
+        self.irrelevant += result.irrelevant
+        self.failed += result.failed
+
+    def run_counts(self) -> dict[str, int]:
+        return {
+            "entries_new": self.candidates - self.already_done,
+            "pages_fetched": self.pages_fetched,
+            "articles_stored": self.articles_stored,
+            "duplicates": self.duplicates,
+            "near_duplicates": self.near_duplicates,
+            "irrelevant": self.irrelevant,
+            "failed": self.failed,
+        }
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class BackfillItem:
+    """One candidate this backfill deals with: fetch it, or record a decision already made."""
+
+    candidate: Candidate
+    decided: EntryOutcome | None = None
+
+
+# --- tasks -------------------------------------------------------------------------------------------------
+
+
+@task(name="discover-backfill-pages", cache_policy=NO_CACHE)
+def discover(fetcher: Fetcher, request: BackfillRequest, settings: Settings) -> Discovery:
+    if request.source is BackfillSource.sitemap:
+        return sitemap_candidates(
+            fetcher,
+            request.target,
+            request.window,
+            max_documents=settings.backfill_max_sitemaps,
+            max_bytes=settings.max_decompressed_bytes,
+        )
+    if request.source is BackfillSource.feed_pages:
+        return feed_page_candidates(fetcher, request.target, request.window, max_pages=settings.backfill_max_feed_pages)
+    try:
+        return url_file_candidates(Path(request.target), request.window)
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read URL file {request.target}: {exc}") from None
+
+
+@task(name="fetch-backfill-pages", cache_policy=NO_CACHE)
+def fetch_batch(fetcher: Fetcher, urls: Sequence[str], settings: Settings, reporter: Reporter) -> list[PageFetch]:
+    return fetch_pages(
+        fetcher,
+        urls,
+        concurrency=settings.fetch_concurrency,
+        retries=settings.fetch_retries,
+        check_robots=settings.respect_robots,
+        on_done=lambda _: reporter.advance(),
+    )
+
+
+# --- planning and outcomes (orchestration over the ledger) ------------------------------------------------
+
+
+def plan_backfill(
+    engine: Any,
+    source: FeedRow | None,
+    candidates: Sequence[Candidate],
+    settings: Settings,
+    summary: BackfillSummary,
+) -> list[BackfillItem]:
+    """Candidates not done yet; those stored already (same canonical URL) are decided without a fetch."""
+    states = store.entry_states(engine, source.id, [c.entry_key for c in candidates]) if source else {}
+    stored = ops.stored_canonical_urls(engine, [_canonical(c.url) for c in candidates])
+    items: list[BackfillItem] = []
+    for candidate in candidates:
+        status, attempts = states.get(candidate.entry_key, ("new", 0))
+        if status in store.DONE_STATUSES or (status == "failed" and attempts >= settings.max_entry_attempts):
+            summary.already_done += 1
+            continue
+        decided = None
+        if _canonical(candidate.url) in stored:
+            summary.already_stored += 1
+            decided = _outcome(source, candidate, "duplicate", "already stored under the same canonical URL")
+        items.append(BackfillItem(candidate, decided))
+    return items
+
+
+def _canonical(url: str) -> str:
+    try:
+        return canonical_url(url)
+    except ValueError:
+        return url
+
+
+def _outcome(
+    source: FeedRow | None, candidate: Candidate, status: str, error: str | None, **extra: Any
+) -> EntryOutcome:
+    return EntryOutcome(
+        source.id if source else None, candidate.entry_key, candidate.url, candidate.title, status, error, **extra
+    )
+
+
+def _page_input(candidate: Candidate, result: PageFetch) -> PageInput:
+    page = result.page
+    assert page is not None
+    return PageInput(
+        url=candidate.url,
+        final_url=page.final_url,
+        body=page.body,
+        header_charset=page.charset,
+        content_type=page.content_type,
+        etag=page.etag,
+        last_modified=page.last_modified,
+        hints=EntryHints(
+            title=candidate.title,
+            authors=candidate.authors,
+            published_at=candidate.published_at,
+            summary=candidate.summary,
+        ),
+        feed_id=None,  # the article has no feed; the ledger entry belongs to the backfill source
+        origin=ORIGIN,
+    )
+
+
+def _judged_outcome(source: FeedRow, candidate: Candidate, decision: Decision, window: Window) -> EntryOutcome:
+    record = decision.record
+    if record is None:
+        return _outcome(source, candidate, decision.status, decision.reason)
+    if record.published_at is not None and not window.contains(record.published_at):
+        reason = f"published {record.published_at.date().isoformat()}, outside the backfill window"
+        return _outcome(source, candidate, SKIPPED, reason)
+    return _outcome(source, candidate, "loaded", None, article=record)
+
+
+def _run_batch(
+    engine: Any,
+    fetcher: Fetcher,
+    source: FeedRow,
+    items: Sequence[BackfillItem],
+    request: BackfillRequest,
+    taxonomy: Any,
+    threshold: float,
+    settings: Settings,
+    summary: BackfillSummary,
+    reporter: Reporter,
+) -> None:
+    to_fetch = [index for index, item in enumerate(items) if item.decided is None]
+    fetched = dict(
+        zip(to_fetch, fetch_batch(fetcher, [items[i].candidate.url for i in to_fetch], settings, reporter), strict=True)
+    )
+    summary.pages_fetched += sum(1 for result in fetched.values() if result.page is not None)
+    judged = [index for index, result in fetched.items() if result.page is not None]
+    pages = [_page_input(items[index].candidate, fetched[index]) for index in judged]
+    workers = settings.extract_workers or default_workers()
+    decisions = dict(zip(judged, judge_batch(pages, taxonomy, threshold, workers), strict=True))
+    outcomes: list[EntryOutcome] = []
+    for index, item in enumerate(items):
+        if item.decided is not None:
+            outcomes.append(item.decided)
+        elif fetched[index].page is None:
+            result = fetched[index]
+            outcomes.append(_outcome(source, item.candidate, "failed", result.error, retryable=result.retryable))
+        else:
+            outcomes.append(_judged_outcome(source, item.candidate, decisions[index], request.window))
+    summary.skipped += sum(1 for outcome in outcomes if outcome.status == SKIPPED)
+    summary.add_batch(load_batch(engine, outcomes, [], settings.near_duplicate_threshold))
+
+
+# --- the flow ------------------------------------------------------------------------------------------------
+
+
+class BackfillBusyError(ConfigError):
+    """Another backfill of the same source is running now."""
+
+
+@flow(name="backfill", log_prints=False)
+def backfill(
+    since: date | datetime | str,
+    until: date | datetime | str | None = None,
+    source: str | None = None,
+    site: str | None = None,
+    file: str | None = None,
+    dry_run: bool = False,
+    settings: Settings | None = None,
+    reporter: Reporter | None = None,
+) -> BackfillSummary:
+    """Fill the window [since, until) from a site's sitemaps, a feed's older pages, or a file of URLs."""
+    request = make_request(since=since, until=until, source=source, site=site, file=file)
+    settings = settings or get_settings()
+    reporter = reporter or Reporter()
+    taxonomy = load_taxonomy(settings)
+    engine = prepare_store(settings, taxonomy)
+    summary = BackfillSummary(request.source.value, request.target, request.window.since, request.window.until)
+    summary.dry_run = dry_run
+    with Fetcher(settings.fetch_policy()) as fetcher:
+        discovery = discover(fetcher, request, settings)
+        summary.documents_read = discovery.documents
+        summary.candidates = len(discovery.candidates)
+        summary.outside_window = discovery.outside_window
+        summary.problems = list(discovery.problems)
+        for url, reason in discovery.problems:
+            reporter.line(f"could not read {url}: {reason}")
+        if dry_run:
+            known = ops.find_backfill_source(engine, request.key)
+            items = plan_backfill(engine, known, discovery.candidates, settings, summary)
+            summary.would_fetch = [(i.candidate.url, i.candidate.published_at) for i in items if i.decided is None]
+            return summary
+        name = f"backfill {request.source.value} {request.target}"
+        row = ops.ensure_backfill_source(engine, request.key, name)
+        claims = ops.FeedClaims(engine)
+        if not claims.take([row]):
+            raise BackfillBusyError(f"another backfill of {request.target} is running now; try again when it ends")
+        summary.run_id = store.start_run(engine, "backfill")
+        try:
+            items = plan_backfill(engine, row, discovery.candidates, settings, summary)
+            reporter.start("Backfilling", sum(1 for item in items if item.decided is None))
+            threshold = relevance_threshold(settings)
+            for offset in range(0, len(items), settings.batch_size):
+                batch = items[offset : offset + settings.batch_size]
+                _run_batch(engine, fetcher, row, batch, request, taxonomy, threshold, settings, summary, reporter)
+        except BaseException as exc:
+            error = f"{type(exc).__name__}: {exc}"
+            store.finish_run(engine, summary.run_id, status="failed", counts=summary.run_counts(), error=error)
+            ops.mark_backfill_source(engine, row.id, status="failed", error=error)
+            raise
+        finally:
+            reporter.stop()
+            claims.release()
+            shutdown_pool()
+    store.finish_run(engine, summary.run_id, status="completed", counts=summary.run_counts())
+    ops.mark_backfill_source(engine, row.id, status="backfilled", error=_problems_text(summary.problems))
+    return summary
+
+
+def _problems_text(problems: Sequence[tuple[str, str]]) -> str | None:
+    if not problems:
+        return None
+    first_url, first_reason = problems[0]
+    more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+    return f"{first_url}: {first_reason}{more}"

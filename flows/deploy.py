@@ -1,0 +1,86 @@
+"""Deployments: the ingestion on its cron schedule, backfill and reprocess on demand.
+
+`rare-news serve` serves them from this process (`prefect.serve`) against whatever Prefect API is configured
+(`PREFECT_API_URL`, or an ephemeral server when unset). `rare-news serve --work-pool NAME` registers them on a
+work pool instead and exits, so `prefect worker start --pool NAME` processes on other machines run them;
+`prefect.yaml` declares the same deployments for `prefect deploy --all`. One name everywhere: the
+deployments are `scheduled-ingest/rare-news`, `backfill/rare-news` and `reprocess/rare-news`.
+
+The scheduled flow is a thin wrapper: it reads the settings where it runs (environment, settings.toml) and
+calls `ingest` as a subflow on the task runner those settings name (threads, or Dask through prefect-dask),
+so a deployment's parameters stay plain JSON.
+"""
+
+from __future__ import annotations
+
+from contextlib import suppress
+from typing import Any
+
+from prefect import flow
+
+from flows.backfill import backfill
+from flows.ingest import ingest_flow
+from flows.reprocess import reprocess
+from flows.settings import Settings, get_settings
+
+DEPLOYMENT_NAME = "rare-news"
+WORK_POOL = "rare-news"
+TAGS = ["rare-news"]
+
+
+@flow(name="scheduled-ingest", log_prints=False)
+def scheduled_ingest(force: bool = False) -> dict[str, Any]:
+    """One ingestion run with the settings of the machine it runs on; returns the run's summary."""
+    settings = get_settings()
+    summary = ingest_flow(settings)(settings=settings, force=force)
+    return dict(summary.as_dict())
+
+
+def deployments(settings: Settings) -> list[Any]:
+    """The three deployments: ingestion on `settings.schedule_cron`, backfill and reprocess on demand."""
+    from prefect.client.schemas.schedules import CronSchedule
+    from prefect.deployments.runner import EntrypointType
+
+    # Module entrypoints: the flows are found in the installed package, whatever directory a worker runs in.
+    common: dict[str, Any] = {"entrypoint_type": EntrypointType.MODULE_PATH, "tags": TAGS}
+    schedule = CronSchedule(cron=settings.schedule_cron, timezone=settings.schedule_timezone)
+    return [
+        scheduled_ingest.to_deployment(
+            name=DEPLOYMENT_NAME,
+            schedules=[schedule],
+            description=f"Poll the feeds and store new rare-earth articles ({settings.schedule_cron}).",
+            **common,
+        ),
+        backfill.to_deployment(
+            name=DEPLOYMENT_NAME,
+            description="Fill a date window from a site's sitemaps, a feed's older pages or a file of URLs.",
+            **common,
+        ),
+        reprocess.to_deployment(
+            name=DEPLOYMENT_NAME,
+            description="Re-extract and re-tag stored articles with the current code and taxonomy (no network).",
+            **common,
+        ),
+    ]
+
+
+def serve(settings: Settings) -> None:
+    """Serve the deployments from this process until it is stopped (Ctrl-C, SIGTERM)."""
+    from prefect import serve as prefect_serve
+
+    prefect_serve(*deployments(settings), print_starting_message=False)
+
+
+def register(settings: Settings, work_pool: str) -> list[str]:
+    """Register the deployments on `work_pool` (a process pool, created if missing); their full names."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.actions import WorkPoolCreate
+    from prefect.exceptions import ObjectAlreadyExists
+
+    with get_client(sync_client=True) as client, suppress(ObjectAlreadyExists):
+        client.create_work_pool(WorkPoolCreate(name=work_pool, type="process"))
+    names: list[str] = []
+    for deployment in deployments(settings):
+        deployment.apply(work_pool_name=work_pool)
+        names.append(f"{deployment.flow_name}/{deployment.name}")
+    return names
