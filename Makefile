@@ -11,7 +11,7 @@ export DO_NOT_TRACK := 1
 export PREFECT_LOGGING_LEVEL ?= WARNING
 export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS ?= 90
 
-.PHONY: run test lint install dev eval bench faults clean
+.PHONY: run test lint install dev eval bench faults clean browser
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -24,9 +24,14 @@ $(STAMP): pyproject.toml $(UV)
 	$(UV) pip install --python $(BIN)/python --compile-bytecode --quiet -e .
 	touch $@
 
-$(DEV_STAMP): pyproject.toml $(UV)
+$(DEV_STAMP): pyproject.toml $(UV) | browser
 	$(UV) pip install --python $(BIN)/python --compile-bytecode --quiet -e '.[dev]'
 	touch $(STAMP) $@
+
+# Debian's Chromium (and a CJK font) for the report's browser test and `rare-news report --screenshot`.
+browser:
+	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)
+	fc-list :lang=zh | grep -q . || (apt-get update -qq && apt-get install -y -qq fonts-wqy-zenhei >/dev/null)
 
 install: $(STAMP)
 dev: $(DEV_STAMP)
