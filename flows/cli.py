@@ -221,10 +221,13 @@ def search(
     since: Annotated[str | None, typer.Option(help="Published on or after this date (YYYY-MM-DD).")] = None,
     until: Annotated[str | None, typer.Option(help="Published before this date (YYYY-MM-DD).")] = None,
     limit: Annotated[int, typer.Option(min=1, max=10_000, help="Most rows to show.")] = 20,
+    distinct: Annotated[
+        bool, typer.Option("--distinct", help="One row per story: its canonical article, with the outlet count.")
+    ] = False,
     output: Annotated[OutputFormat, typer.Option("--format", help="table or json.")] = OutputFormat.table,
     database_url: DatabaseOption = None,
 ) -> None:
-    """Full-text search, best match first, with tag and date filters."""
+    """Full-text search, best match first, with tag and date filters; every copy of a story, or one row each."""
     from models.queries import SearchFilters, search_articles
 
     filters = SearchFilters(
@@ -235,7 +238,7 @@ def search(
         since=_parse_date(since, "--since"),
         until=_parse_date(until, "--until"),
     )
-    hits = search_articles(_engine(_settings(database_url)), query, filters=filters, limit=limit)
+    hits = search_articles(_engine(_settings(database_url)), query, filters=filters, limit=limit, distinct=distinct)
     if output is OutputFormat.json:
         for hit in hits:
             typer.echo(json.dumps(hit.as_dict(with_body=False), ensure_ascii=False))
@@ -246,7 +249,7 @@ def search(
     from rich.table import Table
 
     table = Table()
-    for column in ("id", "published", "site", "title", "elements"):
+    for column in ("id", "published", "site", "title", "elements", "outlets" if distinct else "story"):
         table.add_column(column, overflow="fold")
     for hit in hits:
         table.add_row(
@@ -255,6 +258,7 @@ def search(
             hit.site or "",
             hit.title or hit.canonical_url,
             ", ".join(hit.tags.get("element", [])[:4]),
+            str(hit.story.outlets if hit.story else 1) if distinct else str(hit.story_id),
         )
     _console().print(table)
 
@@ -265,15 +269,27 @@ def show(
     output: Annotated[OutputFormat, typer.Option("--format", help="table or json.")] = OutputFormat.table,
     database_url: DatabaseOption = None,
 ) -> None:
-    """One article with its tags and provenance."""
-    from models.queries import get_article
+    """One article with its tags, provenance and story (canonical article, outlets, first source, copies)."""
+    from models.queries import get_article, story_articles
 
-    article = get_article(_engine(_settings(database_url)), id_or_url)
+    engine = _engine(_settings(database_url))
+    article = get_article(engine, id_or_url)
     if article is None:
         raise UserError(f"no article {id_or_url!r}")
     if output is OutputFormat.json:
         typer.echo(json.dumps(article.as_dict(), ensure_ascii=False, indent=2))
         return
+    story = article.story
+    copies = story_articles(engine, story.id) if story and story.articles > 1 else []
+    if story is None or story.id == article.id:
+        story_line = f"{article.id} (this is the canonical article)"
+    else:
+        similarity = f", similarity {article.similarity:.2f}" if article.similarity is not None else ""
+        story_line = f"{story.id}: a copy of {story.canonical_url}{similarity}"
+    first_line = "-"
+    if story is not None:
+        when = story.first_published_at.strftime("%Y-%m-%d %H:%M UTC") if story.first_published_at else "undated"
+        first_line = f"{story.first_source or '-'} ({when}) {story.first_source_url}"
     console = _console()
     console.print(f"[bold]{article.title or '(untitled)'}[/bold]")
     facts = [
@@ -286,7 +302,9 @@ def show(
         ("language", article.language or "-"),
         ("origin", article.origin + (f" ({article.feed_url})" if article.feed_url else "")),
         ("relevance", f"{article.relevance:.2f}"),
-        ("near duplicate of", article.near_duplicate_of or "-"),
+        ("story", story_line),
+        ("carried by", f"{story.articles} articles from {story.outlets} outlets" if story else "-"),
+        ("first published by", first_line),
         ("extractor", article.extractor_version or "-"),
     ]
     for label, value in facts:
@@ -294,6 +312,11 @@ def show(
     for kind, names in article.tags.items():
         counts = article.mentions.get(kind, {})
         console.print(f"{kind:>18}: " + ", ".join(f"{n} ({counts.get(n, 0)})" for n in names), markup=False)
+    for copy in copies:
+        mark = "*" if copy.id == article.id else " "
+        similarity = "canonical" if copy.near_duplicate_of is None else f"similarity {copy.similarity or 0:.2f}"
+        when = copy.published_at.date().isoformat() if copy.published_at else "undated"
+        console.print(f"{'copy':>18}: {mark}{copy.id} {copy.site or '-'} {when} ({similarity})", markup=False)
     console.print()
     console.print(article.body_text, markup=False)
 
@@ -353,7 +376,8 @@ def stats(
 
     console = _console()
     console.print(
-        f"articles: {result.articles}  stories: {result.stories}  copies: {result.copies}  "
+        f"articles: {result.articles}  stories: {result.stories} ({result.stories_with_copies} with copies)  "
+        f"copies: {result.copies}  "
         f"by origin: {result.by_origin}",
         markup=False,
     )

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 from sqlalchemy import Engine, Float, Integer, and_, exists, func, literal_column, select, text
 from sqlalchemy.engine import Connection
@@ -27,6 +28,20 @@ def as_utc(value: datetime | None) -> datetime | None:
     if value is None:
         return None
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+@dataclass(frozen=True)
+class StoryInfo:
+    """The story an article belongs to (models/stories.py): its canonical article, its reach, its first source."""
+
+    id: int  # the canonical article's id
+    canonical_url: str
+    canonical_title: str | None
+    articles: int  # stored copies, the canonical article included
+    outlets: int  # distinct sites among them
+    first_source: str | None  # the site of the copy published first (then: stored first)
+    first_source_url: str
+    first_published_at: datetime | None
 
 
 @dataclass
@@ -51,6 +66,8 @@ class ArticleView:
     tags: dict[str, list[str]] = field(default_factory=dict)
     mentions: dict[str, dict[str, int]] = field(default_factory=dict)
     score: float | None = None  # search rank, higher is better
+    story_id: int | None = None  # the canonical article's id
+    story: StoryInfo | None = None
 
     def as_dict(self, *, with_body: bool = True) -> dict[str, Any]:
         data = {
@@ -69,6 +86,8 @@ class ArticleView:
             "tags": self.tags,
             "relevance": round(self.relevance, 3),
             "near_duplicate_of": self.near_duplicate_of,
+            "similarity": round(self.similarity, 3) if self.similarity is not None else None,
+            **self._story_fields(),
             "extractor_version": self.extractor_version,
             "taxonomy_version": self.taxonomy_version,
         }
@@ -77,6 +96,24 @@ class ArticleView:
         if not with_body:
             data.pop("body_text")
         return data
+
+    def _story_fields(self) -> dict[str, Any]:
+        story = self.story
+        return {
+            "story_id": self.story_id,
+            "story_canonical_url": story.canonical_url if story else None,
+            "story_articles": story.articles if story else None,
+            "story_outlets": story.outlets if story else None,
+            "first_source": story.first_source if story else None,
+            "first_source_url": story.first_source_url if story else None,
+            "first_published_at": (
+                story.first_published_at.isoformat() if story and story.first_published_at else None
+            ),
+        }
+
+
+# A story's id is its canonical article's id: NULL near_duplicate_of means the article is the canonical one.
+_STORY_ID = func.coalesce(ARTICLE.c.near_duplicate_of, ARTICLE.c.id)
 
 
 def _article_columns() -> list[Any]:
@@ -102,6 +139,7 @@ def _article_columns() -> list[Any]:
         ARTICLE.c.similarity,
         ARTICLE.c.extractor_version,
         ARTICLE.c.taxonomy_version,
+        _STORY_ID.label("story_id"),
     ]
 
 
@@ -129,6 +167,7 @@ def _view(row: Any, score: float | None = None) -> ArticleView:
         extractor_version=row.extractor_version,
         taxonomy_version=row.taxonomy_version,
         score=score,
+        story_id=row.story_id,
     )
 
 
@@ -148,6 +187,109 @@ def _attach_tags(connection: Connection, views: list[ArticleView]) -> None:
             view = by_id[row.article_id]
             view.tags.setdefault(row.kind, []).append(row.name)
             view.mentions.setdefault(row.kind, {})[row.name] = row.mentions
+
+
+def _outlet(site: str | None, canonical_url: str) -> str:
+    return (site or urlsplit(canonical_url).hostname or canonical_url).casefold()
+
+
+def _attach_stories(connection: Connection, views: list[ArticleView]) -> None:
+    """Each view's story: canonical article, copies, outlets and first source, one query per 500 stories."""
+    story_ids = sorted({view.story_id for view in views if view.story_id is not None})
+    members: dict[int, list[Any]] = {}
+    for start in range(0, len(story_ids), 500):
+        chunk = story_ids[start : start + 500]
+        query = select(
+            ARTICLE.c.id,
+            ARTICLE.c.near_duplicate_of,
+            ARTICLE.c.site,
+            ARTICLE.c.canonical_url,
+            ARTICLE.c.title,
+            ARTICLE.c.published_at,
+            ARTICLE.c.fetched_at,
+        ).where(ARTICLE.c.id.in_(chunk) | ARTICLE.c.near_duplicate_of.in_(chunk))
+        for row in connection.execute(query):
+            members.setdefault(row.near_duplicate_of or row.id, []).append(row)
+    never = datetime.max.replace(tzinfo=UTC)
+    stories: dict[int, StoryInfo] = {}
+    for story_id, rows in members.items():
+        canonical = next((row for row in rows if row.id == story_id), None)
+        if canonical is None:
+            continue
+        first = min(
+            rows,
+            key=lambda row: (
+                row.published_at is None,
+                as_utc(row.published_at) or never,
+                as_utc(row.fetched_at) or never,
+                row.id,
+            ),
+        )
+        stories[story_id] = StoryInfo(
+            id=story_id,
+            canonical_url=canonical.canonical_url,
+            canonical_title=canonical.title,
+            articles=len(rows),
+            outlets=len({_outlet(row.site, row.canonical_url) for row in rows}),
+            first_source=first.site or urlsplit(first.canonical_url).hostname,
+            first_source_url=first.canonical_url,
+            first_published_at=as_utc(first.published_at),
+        )
+    for view in views:
+        view.story = stories.get(view.story_id) if view.story_id is not None else None
+
+
+def story_articles(engine: Engine, story_id: int) -> list[ArticleView]:
+    """Every stored copy of a story, the canonical article first, then by publication."""
+    with engine.connect() as connection:
+        statement = (
+            select(*_article_columns())
+            .select_from(_from_articles())
+            .where((ARTICLE.c.id == story_id) | (ARTICLE.c.near_duplicate_of == story_id))
+            .order_by(
+                ARTICLE.c.near_duplicate_of.is_not(None),
+                ARTICLE.c.published_at.is_(None),
+                ARTICLE.c.published_at,
+                ARTICLE.c.id,
+            )
+        )
+        views = [_view(row) for row in connection.execute(statement)]
+        _attach_stories(connection, views)
+        return views
+
+
+def _distinct_stories(connection: Connection, statement: Any, *, scored: bool, limit: int) -> list[ArticleView]:
+    """One view per story among a search's matches: the story's canonical article, ranked by the story's best
+    match (with no query words, by its newest matching copy), as the rows it stands for would be."""
+    matches = (
+        statement.with_only_columns(
+            _STORY_ID.label("story_id"),
+            statement.selected_columns["score"].label("score") if scored else literal_column("0").label("score"),
+            ARTICLE.c.published_at.label("published_at"),
+        )
+        .order_by(None)
+        .limit(None)
+        # Materialised: SQLite would otherwise flatten it into the grouping, where bm25() may not run.
+        .cte("matches")
+        .prefix_with("MATERIALIZED")
+    )
+    best_score = func.max(matches.c.score)
+    newest = func.max(matches.c.published_at)
+    ranking = connection.execute(
+        select(matches.c.story_id, best_score.label("score"))
+        .group_by(matches.c.story_id)
+        .order_by(best_score.desc(), newest.desc().nulls_last(), matches.c.story_id.desc())
+        .limit(limit)
+    ).all()
+    if not ranking:
+        return []
+    rows = connection.execute(
+        select(*_article_columns())
+        .select_from(_from_articles())
+        .where(ARTICLE.c.id.in_([row.story_id for row in ranking]))
+    )
+    by_id = {row.id: row for row in rows}
+    return [_view(by_id[row.story_id], row.score if scored else None) for row in ranking if row.story_id in by_id]
 
 
 def _tag_filter(kind: str, name: str) -> Any:
@@ -195,9 +337,12 @@ def _filter_clauses(filters: SearchFilters) -> list[Any]:
 
 
 def search_articles(
-    engine: Engine, query: str, *, filters: SearchFilters | None = None, limit: int = 20
+    engine: Engine, query: str, *, filters: SearchFilters | None = None, limit: int = 20, distinct: bool = False
 ) -> list[ArticleView]:
-    """Full-text search ranked by relevance, best first; an empty query lists the newest matching articles."""
+    """Full-text search ranked by relevance, best first; an empty query lists the newest matching articles.
+
+    ``distinct``: one row per story, its canonical article, ranked by the story's best-matching copy.
+    """
     filters = filters or SearchFilters()
     clauses = _filter_clauses(filters)
     with engine.connect() as connection:
@@ -248,8 +393,12 @@ def search_articles(
                 .order_by(rank.desc(), ARTICLE.c.id.desc())
                 .limit(limit)
             )
-        views = [_view(row, row.score) for row in connection.execute(statement)]
+        if distinct:
+            views = _distinct_stories(connection, statement, scored=bool(_WORD.search(query or "")), limit=limit)
+        else:
+            views = [_view(row, row.score) for row in connection.execute(statement)]
         _attach_tags(connection, views)
+        _attach_stories(connection, views)
         return views
 
 
@@ -266,6 +415,7 @@ def get_article(engine: Engine, id_or_url: str) -> ArticleView | None:
             return None
         view = _view(row)
         _attach_tags(connection, [view])
+        _attach_stories(connection, [view])
         return view
 
 
@@ -288,6 +438,7 @@ def iter_articles(
             if not views:
                 return
             _attach_tags(connection, views)
+            _attach_stories(connection, views)
             yield from views
             last_id = views[-1].id
 
@@ -359,8 +510,9 @@ def ledger_counts(engine: Engine) -> dict[str, int]:
 @dataclass
 class Stats:
     articles: int
-    stories: int
-    copies: int
+    stories: int  # every article is in one; a story with no copies counts too
+    copies: int  # articles that are near-duplicate copies of their story's canonical article
+    stories_with_copies: int
     by_origin: dict[str, int]
     by_feed: list[tuple[str, int]]
     by_element: list[tuple[str, int]]
@@ -370,9 +522,11 @@ class Stats:
 def stats(engine: Engine) -> Stats:
     with engine.connect() as connection:
         total = connection.execute(select(func.count()).select_from(ARTICLE)).scalar_one()
-        copies = connection.execute(
-            select(func.count()).select_from(ARTICLE).where(ARTICLE.c.near_duplicate_of.is_not(None))
-        ).scalar_one()
+        copies, stories_with_copies = connection.execute(
+            select(func.count(), func.count(ARTICLE.c.near_duplicate_of.distinct())).where(
+                ARTICLE.c.near_duplicate_of.is_not(None)
+            )
+        ).one()
         by_origin: dict[str, int] = {
             origin: count
             for origin, count in connection.execute(select(ARTICLE.c.origin, func.count()).group_by(ARTICLE.c.origin))
@@ -404,6 +558,7 @@ def stats(engine: Engine) -> Stats:
         articles=total,
         stories=total - copies,
         copies=copies,
+        stories_with_copies=stories_with_copies,
         by_origin=by_origin,
         by_feed=[(label, count) for label, count in by_feed],
         by_element=[(name, count) for name, count in by_element],

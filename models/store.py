@@ -16,8 +16,8 @@ from sqlalchemy import Engine, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
+from models.stories import StoryPlan, Subject, apply_plan, as_utc, plan_story
 from models.tables import Article, ArticleBand, ArticleTag, Feed, RawPage, Run, SeenEntry, Tag, utcnow
-from transforms.dedup import estimated_jaccard
 from transforms.pipeline import ArticleRecord
 
 FEED = Feed.__table__  # type: ignore[attr-defined]
@@ -257,24 +257,16 @@ def _upsert_entries(connection: Connection, outcomes: Sequence[tuple[EntryOutcom
 # --- articles ----------------------------------------------------------------------------------------------
 
 
-def _story_for(connection: Connection, record: ArticleRecord, threshold: float) -> tuple[int, float] | None:
-    """The story (canonical article id) this article nearly duplicates, with the similarity; None if new."""
-    if not record.band_keys or record.minhash is None:
-        return None
-    candidates = select(BAND.c.article_id).where(BAND.c.band_key.in_(record.band_keys)).distinct()
-    rows = connection.execute(
-        select(ARTICLE.c.id, ARTICLE.c.minhash, ARTICLE.c.near_duplicate_of).where(
-            ARTICLE.c.id.in_(candidates)
-        )
-    ).all()
-    best: tuple[int, float] | None = None
-    for row in rows:
-        if row.minhash is None:
-            continue
-        similarity = estimated_jaccard(record.minhash, row.minhash)
-        if similarity >= threshold and (best is None or similarity > best[1]):
-            best = (row.near_duplicate_of or row.id, similarity)
-    return best
+def _story_for(connection: Connection, record: ArticleRecord, threshold: float) -> StoryPlan:
+    """Where this article goes (models/stories.py): under the story lock, one indexed lookup of its band keys,
+    candidates verified by estimated Jaccard, the canonical rule applied. Writes nothing."""
+    subject = Subject(
+        signature=record.minhash,
+        band_keys=record.band_keys,
+        published_at=record.published_at,
+        body_chars=len(record.body_text),
+    )
+    return plan_story(connection, subject, threshold)
 
 
 def _existing_article_id(connection: Connection, record: ArticleRecord) -> int | None:
@@ -301,14 +293,18 @@ def _tag_ids(connection: Connection, tags: set[tuple[str, str]]) -> dict[tuple[s
 def _insert_article(
     connection: Connection, record: ArticleRecord, near_threshold: float
 ) -> tuple[int | None, bool]:
-    """Insert one article unless an exact copy exists. Returns (new id or None, is_near_duplicate)."""
+    """Insert one article unless an exact copy exists, into its story. Returns (new id or None, joined a story).
+
+    A copy is inserted pointing at its story's canonical article; when it is itself the new canonical
+    article (published first) or joins stories together, the other members move to it after the insert.
+    """
     story = _story_for(connection, record, near_threshold)
     values = {
         "canonical_url": record.canonical_url,
         "url": record.url,
         "title": record.title,
         "authors": list(record.authors),
-        "published_at": record.published_at,
+        "published_at": as_utc(record.published_at),  # SQLite keeps wall time: store UTC
         "fetched_at": utcnow(),
         "language": record.language,
         "site": record.site,
@@ -318,8 +314,8 @@ def _insert_article(
         "relevance": record.relevance,
         "origin": record.origin,
         "feed_id": record.feed_id,
-        "near_duplicate_of": story[0] if story else None,
-        "similarity": story[1] if story else None,
+        "near_duplicate_of": story.canonical_id,
+        "similarity": story.similarity,
         "extractor_version": record.extractor_version,
         "taxonomy_version": record.taxonomy_version,
     }
@@ -330,6 +326,7 @@ def _insert_article(
     if record.band_keys:
         rows = [{"band_key": key, "article_id": article_id} for key in dict.fromkeys(record.band_keys)]
         connection.execute(_insert(connection, BAND).on_conflict_do_nothing(), rows)
+    apply_plan(connection, story, article_id, record.minhash)
     if record.raw_html is not None:
         connection.execute(
             _insert(connection, RAW).on_conflict_do_nothing(),
@@ -344,7 +341,7 @@ def _insert_article(
                 "fetched_at": utcnow(),
             },
         )
-    return article_id, story is not None
+    return article_id, story.joins_a_story
 
 
 def replace_tags(connection: Connection, article_id: int, tags: Sequence[tuple[str, str, int]]) -> None:
