@@ -59,15 +59,18 @@ class Window:
     until: datetime | None = None
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "since", _utc(self.since))  # naive means UTC
+        if self.until is not None:
+            object.__setattr__(self, "until", _utc(self.until))
         if self.until is not None and self.until <= self.since:
             raise ValueError(f"--until ({self.until.date()}) must be after --since ({self.since.date()})")
 
     def contains(self, when: datetime) -> bool:
         when = _utc(when)
-        return when >= _utc(self.since) and (self.until is None or when < _utc(self.until))
+        return when >= self.since and (self.until is None or when < self.until)
 
     def is_before(self, when: datetime) -> bool:
-        return _utc(when) < _utc(self.since)
+        return _utc(when) < self.since
 
 
 @dataclass(frozen=True)
