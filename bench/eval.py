@@ -66,7 +66,7 @@ def load_truth(bench_dir: Path = BENCH_DIR) -> dict[str, str]:
     return {page_id: item.get("articleBody") or "" for page_id, item in meta.items()}
 
 
-# ---- scoring ------------------------------------------------------------------------------------------------
+# ---- scoring -----------------------------------------------------------------------------------------------
 
 _WORD = re.compile(r"\w+")
 
@@ -115,7 +115,7 @@ def score(truth: dict[str, str], predictions: dict[str, str]) -> dict[str, Any]:
     return figures
 
 
-# ---- extractors -----------------------------------------------------------------------------------------------
+# ---- extractors --------------------------------------------------------------------------------------------
 
 Extractor = Callable[[BenchPage], str]
 
@@ -165,7 +165,9 @@ def with_template(templates: Mapping[str, SiteTemplate]) -> Extractor:
     return extract
 
 
-def run(extractors: Mapping[str, Extractor], pages: Sequence[BenchPage]) -> dict[str, tuple[dict[str, str], float]]:
+def run(
+    extractors: Mapping[str, Extractor], pages: Sequence[BenchPage]
+) -> dict[str, tuple[dict[str, str], float]]:
     """Predictions by page id and mean milliseconds per page, for each extractor.
 
     The extractors take turns page by page, so a busy machine slows them alike and the timings stay
@@ -183,7 +185,7 @@ def run(extractors: Mapping[str, Extractor], pages: Sequence[BenchPage]) -> dict
     return {name: (predictions[name], 1000 * elapsed[name] / len(pages)) for name in extractors}
 
 
-# ---- report -----------------------------------------------------------------------------------------------------
+# ---- report ------------------------------------------------------------------------------------------------
 
 
 def merge_results(path: Path, key: str, figures: dict[str, Any]) -> None:
@@ -211,7 +213,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--results", type=Path, default=RESULTS_PATH)
     parser.add_argument("--no-write", action="store_true", help="print only; leave results.json alone")
     parser.add_argument("--worst", type=int, default=0, help="also list the N pages where ours scores lowest")
-    parser.add_argument("--quick", action="store_true", help="skip the site-template row (about a third faster)")
+    parser.add_argument(
+        "--quick", action="store_true", help="skip the site-template row (about a third faster)"
+    )
     args = parser.parse_args(argv)
 
     pages = load_pages(args.bench_dir)
@@ -220,7 +224,11 @@ def main(argv: list[str] | None = None) -> int:
         "trafilatura": bare_trafilatura,
     }
     if not args.quick:
-        extractors = {"ours": ours, "ours+template": with_template(leave_one_out_templates(pages)), **extractors}
+        extractors = {
+            "ours": ours,
+            "ours+template": with_template(leave_one_out_templates(pages)),
+            **extractors,
+        }
     predictions = run(extractors, pages)
     truth = load_truth(args.bench_dir)  # read only now, after every prediction is made
 
@@ -236,7 +244,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.worst:
         worst = sorted(per_page["ours"].items(), key=lambda item: item[1])[: args.worst]
         for page_id, f1 in worst:
-            print(f"  {page_id[:12]}  ours F1 {f1:.3f}  trafilatura F1 {per_page['trafilatura'][page_id]:.3f}")
+            print(
+                f"  {page_id[:12]}  ours F1 {f1:.3f}  trafilatura F1 {per_page['trafilatura'][page_id]:.3f}"
+            )
 
     if not args.no_write:
         from transforms.extract import EXTRACTOR_VERSION

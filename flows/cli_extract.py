@@ -113,6 +113,7 @@ def _record(source: _Source, article: ExtractedArticle) -> dict[str, Any]:
         "language": article.language,
         "site": article.site,
         "body": article.body_text,
+        "sources": dict(article.sources),  # where each field came from: page, meta, byline, feed, url
     }
 
 
@@ -121,13 +122,17 @@ def _as_text(record: dict[str, Any]) -> str:
     for key in ("url", "title", "authors", "published_at", "language", "site"):
         value = record[key]
         shown = "; ".join(value) if isinstance(value, list) else value
-        lines.append(f"{key}: {shown if shown not in (None, '') else '-'}")
+        source = record["sources"].get(key)
+        lines.append(
+            f"{key}: {shown if shown not in (None, '') else '-'}" + (f"  ({source})" if source else "")
+        )
     return "\n".join(lines) + "\n\n" + (record["body"] or "(no body text found)") + "\n"
 
 
 def extract(
     paths_or_urls: Annotated[
-        list[str], typer.Argument(metavar="FILE_OR_URL", help="Saved pages (.html, .html.gz) or http(s) URLs.")
+        list[str],
+        typer.Argument(metavar="FILE_OR_URL", help="Saved pages (.html, .html.gz) or http(s) URLs."),
     ],
     format: Annotated[
         ExtractFormat,

@@ -41,7 +41,7 @@ def xml(text: str) -> etree._Element:
     return etree.fromstring(text)
 
 
-# ---- rendering --------------------------------------------------------------------------------------------
+# ---- rendering ---------------------------------------------------------------------------------------------
 
 
 def test_list_items_and_table_rows_are_plain_paragraphs_without_markdown() -> None:
@@ -63,7 +63,9 @@ def test_list_items_and_table_rows_are_plain_paragraphs_without_markdown() -> No
 
 def test_text_left_between_blocks_is_kept_as_its_own_paragraph() -> None:
     # trafilatura leaves some paragraphs as the tail of a heading; they are article text
-    body = xml("<body><head rend='h2'>Deal one</head>Save $31 on the console.<p>Second <hi>deal</hi>.</p></body>")
+    body = xml(
+        "<body><head rend='h2'>Deal one</head>Save $31 on the console.<p>Second <hi>deal</hi>.</p></body>"
+    )
     assert [b.text for b in body_blocks(body)] == ["Deal one", "Save $31 on the console.", "Second deal."]
 
 
@@ -76,14 +78,16 @@ def test_nested_lists_and_line_breaks() -> None:
 
 
 def test_table_and_list_render_through_extract_article() -> None:
-    rows = "".join(f"<tr><td>{i}</td><td>Producer {i}</td><td>{1000 - i * 100} t</td></tr>" for i in range(1, 5))
+    rows = "".join(
+        f"<tr><td>{i}</td><td>Producer {i}</td><td>{1000 - i * 100} t</td></tr>" for i in range(1, 5)
+    )
     html = news_page(f"<table><tr><th>Rank</th><th>Company</th><th>Output</th></tr>{rows}</table>")
     body = extract_article(html, url="https://news.example.com/lynas").body_text
     assert "1 Producer 1 900 t" in body.split("\n\n")
     assert "|" not in body and "---" not in body
 
 
-# ---- title and byline ---------------------------------------------------------------------------------------
+# ---- title and byline --------------------------------------------------------------------------------------
 
 
 def test_title_repeated_anywhere_is_dropped_but_a_longer_sentence_with_it_is_kept() -> None:
@@ -134,7 +138,7 @@ def test_extract_article_keeps_byline_out_of_the_body_and_in_authors() -> None:
     assert article.title not in article.body_text
 
 
-# ---- link teasers -----------------------------------------------------------------------------------------
+# ---- link teasers ------------------------------------------------------------------------------------------
 
 
 def test_internal_anchor_texts_keep_links_to_the_same_site_only() -> None:
@@ -164,7 +168,9 @@ def test_internal_anchor_texts_know_two_level_country_suffixes() -> None:
 def test_link_share() -> None:
     anchors = frozenset({"Snapshots of the universe", "dark matter"})
     assert link_share("Related: Snapshots of the universe", anchors) > 0.7
-    assert link_share("The simulation tracked dark matter, gas and stars for 13.8 billion years.", anchors) < 0.3
+    assert (
+        link_share("The simulation tracked dark matter, gas and stars for 13.8 billion years.", anchors) < 0.3
+    )
     assert link_share("", anchors) == 0.0
 
 

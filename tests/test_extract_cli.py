@@ -13,7 +13,7 @@ from flows.cli_extract import extract
 
 PAGES = Path(__file__).parent / "pages"
 ENGLISH = str(PAGES / "english_news.html")
-FIELDS = {"input", "url", "title", "authors", "published_at", "language", "site", "body"}
+FIELDS = {"input", "url", "title", "authors", "published_at", "language", "site", "body", "sources"}
 
 
 def run(*args: str) -> tuple[int, str, str]:
@@ -39,6 +39,7 @@ def test_json_is_an_array_of_what_the_pipeline_would_store() -> None:
     assert record["language"] == "en"
     assert record["site"] == "Mining Weekly Review"
     assert record["body"].startswith("Lynas Rare Earths said on Tuesday")
+    assert record["sources"] == {"site": "page", "title": "page", "authors": "page", "published_at": "page"}
 
 
 def test_gzipped_page_and_jsonl_keep_the_order_of_the_arguments(tmp_path: Path) -> None:
@@ -56,7 +57,9 @@ def test_a_saved_page_is_judged_against_the_url_it_names_for_itself(tmp_path: Pa
     html = (
         (PAGES / "bare_page.html")
         .read_text()
-        .replace("<html>", '<html><head><link rel="canonical" href="https://www.prices.example.com/prnd"></head>')
+        .replace(
+            "<html>", '<html><head><link rel="canonical" href="https://www.prices.example.com/prnd"></head>'
+        )
     )
     path = tmp_path / "saved.html"
     path.write_text(html)
@@ -74,8 +77,9 @@ def test_text_format_is_for_reading() -> None:
     code, out, _ = run(ENGLISH, "-f", "text")
     assert code == 0
     assert out.startswith(f"== {ENGLISH}\n")
-    assert "\ntitle: Lynas expands heavy rare earth separation in Malaysia\n" in out
-    assert "\nauthors: Alice Tan; Bob Okafor\n" in out
+    assert "\ntitle: Lynas expands heavy rare earth separation in Malaysia  (page)\n" in out
+    assert "\nauthors: Alice Tan; Bob Okafor  (page)\n" in out
+    assert "\nlanguage: en\n" in out
     assert "\n\nLynas Rare Earths said on Tuesday" in out
 
 

@@ -42,4 +42,7 @@ def test_results_are_merged_under_their_key(tmp_path: Path) -> None:
     results.write_text(json.dumps({"ingest": {"pages_per_second": 12}}))
     merge_results(results, "extraction", {"ours": {"f1": 0.98}})
     merge_results(results, "extraction", {"ours": {"f1": 0.99}})
-    assert json.loads(results.read_text()) == {"ingest": {"pages_per_second": 12}, "extraction": {"ours": {"f1": 0.99}}}
+    assert json.loads(results.read_text()) == {
+        "ingest": {"pages_per_second": 12},
+        "extraction": {"ours": {"f1": 0.99}},
+    }

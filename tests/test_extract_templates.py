@@ -1,4 +1,4 @@
-"""Site templates (transforms/templates.py): learned from a site's pages alone, then used to drop its boilerplate.
+"""Site templates (transforms/templates.py): learned from a site's pages alone, then used to drop boilerplate.
 
 The pages are a small made-up site whose every article ends with the same company boilerplate inside the
 article container, where trafilatura keeps it.
@@ -31,7 +31,7 @@ STORIES = [
         "First product is expected in the third quarter, the company told the exchange.",
     ],
     [
-        "Acme Metals signed a supply agreement with a Japanese magnet maker for neodymium-praseodymium oxide.",
+        "Acme Metals signed a supply agreement with a Japanese magnet maker for neodymium oxide.",
         "Deliveries start next year and run for five years, with prices linked to the Asian market.",
         "The deal follows a similar agreement with a German carmaker announced in March.",
     ],
@@ -42,7 +42,7 @@ STORIES = [
     ],
     [
         "Acme Metals will build a magnet recycling line beside its Malaysian plant, the company said.",
-        "The line will take swarf and end-of-life motors and return the rare earths to the separation circuit.",
+        "The line will take swarf and end-of-life motors and return the rare earths to separation.",
         "Construction starts in January and the line should run by the end of next year.",
     ],
 ]
@@ -81,7 +81,9 @@ def test_without_a_template_the_boilerplate_stays() -> None:
 
 def test_one_earlier_page_is_not_enough() -> None:
     template = learned(site_page(STORIES[0]))
-    assert "About Acme Metals" in extract_article(site_page(STORIES[1]), url=url(1), template=template).body_text
+    assert (
+        "About Acme Metals" in extract_article(site_page(STORIES[1]), url=url(1), template=template).body_text
+    )
 
 
 def test_block_keys_are_those_before_the_template_is_applied() -> None:

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from transforms.text import comparable, normalize_whitespace
+from transforms.text import comparable, normalize_whitespace, split_authors
 
 if TYPE_CHECKING:
     from lxml.etree import _Element
@@ -38,6 +38,8 @@ MIN_ANCHOR_CHARS = 3
 MAX_FILTERED_SHARE = 0.5
 # A byline is short; anything longer is a sentence that happens to name the author.
 MAX_BYLINE_WORDS = 12
+# Without known authors, a labelled byline may hold this many words of names ("By Ann Lee and Bo Chen" has 4).
+MAX_BYLINE_NAME_WORDS = 6
 # Bylines sit at the top or the bottom of the body: only this many blocks at each end are looked at.
 BYLINE_EDGE_BLOCKS = 3
 
@@ -47,9 +49,22 @@ _BLOCK_TAGS = frozenset({"p", "head", "list", "table", "quote", "code", "div", "
 _BYLINE_WORDS = frozenset(
     {"by", "and", "written", "posted", "updated", "published", "on", "at", "staff", "reporter", "writer"}
     | {"editor", "correspondent", "contributor", "am", "pm", "gmt", "utc", "est", "edt", "pst", "pdt", "et"}
-    | {"von", "und", "par", "et", "por", "y", "di", "e", "door", "en", "文", "记者", "作者", "编辑", "来源"}
+    | {"von", "und", "par", "et", "por", "y", "di", "e", "door", "en"}
+    | {"文", "记者", "作者", "编辑", "责任编辑", "来源", "发布时间", "时间", "日期"}
 )
-_MONTHS = re.compile(r"\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?(?=\W|$)", re.IGNORECASE)
+# How a byline starts when no author is known from the page's metadata: "By ...", "作者：...", "记者 ...".
+_BYLINE_LABEL = re.compile(
+    r"^\s*(?:(?:written\s+)?by\s+\w|作者|记者|来源|编辑|责任编辑|文\s*[/／|｜:：])", re.IGNORECASE
+)
+# The name after a Chinese byline label: two to four characters (a middle dot for transliterated names).
+_CJK_BYLINE_NAMES = re.compile(
+    r"(?:作者|记者|文)\s*[:：/／|｜]?\s*([\u4e00-\u9fff·]{2,6}(?:\s*[、，,]\s*[\u4e00-\u9fff·]{2,6})*)"
+)
+_MONTHS = re.compile(
+    r"\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?(?=\W|$)", re.IGNORECASE
+)
+_CJK_DATE = re.compile(r"\d{1,4}\s*[年月日时分]")
+_SENTENCE_END = ".!?。！？"
 _WORD = re.compile(r"\w+")
 
 
@@ -148,7 +163,12 @@ def guarded(before: Sequence[Block], after: list[Block]) -> list[Block]:
     return after
 
 
-def _is_byline(text: str, authors: Sequence[str]) -> bool:
+def _is_byline(text: str, authors: Sequence[str], site: str | None = None) -> bool:
+    """A short block made of the author's names, the site's name, dates and byline words, and nothing else.
+
+    Without a known author, a labelled line ("By Jane Doe", "来源：新华社　作者：王晓明") with a few unknown
+    words at most, capitalised like names, counts too.
+    """
     words = _WORD.findall(text)
     if not words or len(words) > MAX_BYLINE_WORDS:
         return False
@@ -157,21 +177,56 @@ def _is_byline(text: str, authors: Sequence[str]) -> bool:
         if name:
             rest = re.sub(re.escape(name), " ", rest, flags=re.IGNORECASE)
     named = rest != text
-    rest = _MONTHS.sub(" ", rest)
+    if site:
+        rest = re.sub(re.escape(site), " ", rest, flags=re.IGNORECASE)
+    rest = _CJK_DATE.sub(" ", _MONTHS.sub(" ", rest))
     left = [w for w in _WORD.findall(rest) if not w.isdigit() and w.casefold() not in _BYLINE_WORDS]
     if named:
         return not left
-    # no known author: "By Firstname Lastname" and nothing else
-    return bool(re.match(r"\s*by\s+\w", text, re.IGNORECASE)) and len(left) <= 3 and text[-1:] not in ".!?"
+    # what is left must look like names: a few words, capitalised where the script has case
+    return (
+        bool(_BYLINE_LABEL.match(text))
+        and len(left) <= MAX_BYLINE_NAME_WORDS
+        and all(w[0].isupper() or not w[0].islower() for w in left)
+        and text.rstrip()[-1:] not in _SENTENCE_END
+    )
+
+
+def bylines(blocks: Sequence[Block], *, authors: Sequence[str] = (), site: str | None = None) -> list[str]:
+    """Texts of the byline blocks at either end of the body."""
+    edge = {*range(BYLINE_EDGE_BLOCKS), *range(len(blocks) - BYLINE_EDGE_BLOCKS, len(blocks))}
+    return [
+        blocks[i].text
+        for i in sorted(edge)
+        if 0 <= i < len(blocks) and _is_byline(blocks[i].text, authors, site)
+    ]
+
+
+def byline_authors(text: str) -> tuple[str, ...]:
+    """The names in a byline: 'By Jane Doe and John Roe | May 2' -> ('Jane Doe', 'John Roe'); '作者：王晓明'
+    -> ('王晓明',)."""
+    cjk = _CJK_BYLINE_NAMES.search(text)
+    if cjk:
+        return split_authors(cjk.group(1))
+    match = re.match(r"\s*(?:written\s+)?by\s+(.+)", text, re.IGNORECASE)
+    if not match:
+        return ()
+    # the names end where a date, a time or a separator starts
+    names = re.split(r"\s+[|·•–—-]\s+|\d|\b(?:on|at|updated|published)\b", match.group(1), maxsplit=1)[0]
+    return tuple(name for name in split_authors(names) if not _MONTHS.fullmatch(name))
 
 
 def drop_title_and_byline(
-    blocks: Sequence[Block], *, titles: Iterable[str | None], authors: Sequence[str] = ()
+    blocks: Sequence[Block],
+    *,
+    titles: Iterable[str | None],
+    authors: Sequence[str] = (),
+    site: str | None = None,
 ) -> list[Block]:
     """Remove blocks that repeat the headline (anywhere) or are only a byline (at either end)."""
-    title_keys = {comparable(t) for t in titles if t}
-    title_keys.discard("")
-    longest = max((len(t) for t in titles if t), default=0)
+    title_list = [t for t in titles if t]
+    title_keys = {comparable(t) for t in title_list} - {""}
+    longest = max((len(t) for t in title_list), default=0)
     edge = {*range(BYLINE_EDGE_BLOCKS), *range(len(blocks) - BYLINE_EDGE_BLOCKS, len(blocks))}
 
     def repeats_title(text: str) -> bool:
@@ -181,13 +236,13 @@ def drop_title_and_byline(
     kept = [
         block
         for i, block in enumerate(blocks)
-        if not repeats_title(block.text) and not (i in edge and _is_byline(block.text, authors))
+        if not repeats_title(block.text) and not (i in edge and _is_byline(block.text, authors, site))
     ]
     return guarded(blocks, kept)
 
 
 def _site_of_host(host: str | None) -> str:
-    """The registrable part of a host, near enough: 'news.bbc.co.uk' -> 'bbc.co.uk', 'www.a.com' -> 'a.com'."""
+    """The registrable part of a host, near enough: 'news.bbc.co.uk' -> 'bbc.co.uk', 'www.a.com' -> 'a.com'"""
     labels = (host or "").lower().rstrip(".").split(".")
     if len(labels) >= 3 and len(labels[-1]) == 2 and len(labels[-2]) <= 3:
         return ".".join(labels[-3:])

@@ -11,8 +11,9 @@ trafilatura is imported lazily so that importing this module (for its dataclasse
 from __future__ import annotations
 
 import codecs
+import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib.metadata import version
 from typing import TYPE_CHECKING, Any
@@ -21,12 +22,14 @@ from urllib.parse import urlsplit
 from transforms.blocks import (
     blocks_to_body,
     body_blocks,
+    byline_authors,
+    bylines,
     drop_internal_link_blocks,
     drop_title_and_byline,
     internal_anchor_texts,
 )
 from transforms.templates import SiteTemplate, block_key, drop_template_blocks
-from transforms.text import comparable, normalize_whitespace
+from transforms.text import comparable, normalize_whitespace, split_authors
 
 if TYPE_CHECKING:
     from lxml.html import HtmlElement
@@ -48,10 +51,10 @@ __all__ = [
 # and `reprocess` uses it to find articles extracted by older logic.
 EXTRACTOR_VERSION = f"trafilatura-{version('trafilatura')}+ren2"
 
-# trafilatura's options, each measured on bench/extraction (F1, whitespace tokens; see bench/eval.py): precision
-# mode +0.010 over balanced; comments left out +0.002 (a reader's comment is not the article); tables kept
-# (+0.006: results tables and figures are the article on the pages that have them); fast mode off (+0.003:
-# the comparison with trafilatura's fallback extractors rescues pages its main pass under-extracts).
+# trafilatura's options, each measured on bench/extraction (F1, whitespace tokens; see bench/eval.py):
+# precision mode +0.006 over balanced; comments left out +0.002 (a reader's comment is not the article);
+# tables kept (+0.006: results tables and figures are the article on the pages that have them); fast mode off
+# (+0.003: the comparison with trafilatura's fallback extractors rescues pages its main pass under-extracts).
 FAVOR_PRECISION = True
 INCLUDE_TABLES = True
 FAST = False
@@ -85,6 +88,10 @@ class ExtractedArticle:
     description: str | None = None
     # Template keys of the body's blocks before the site template was applied: what `learn_template` needs.
     block_keys: tuple[str, ...] = ()
+    # Where each field came from: "page" (the page's metadata: JSON-LD, Open Graph, <meta>, <time>, <title>,
+    # as read by trafilatura), "meta" (an author <meta> or JSON-LD name trafilatura refused, e.g. in Chinese),
+    # "byline" (the byline line of the body), "feed" (the entry's hints), "url" (the site from the host).
+    sources: dict[str, str] = field(default_factory=dict)
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -249,22 +256,8 @@ def decode_html(body: bytes, header_charset: str | None = None) -> str:
 
 
 # --------------------------------------------------------------------------------------------------------
-# Text helpers shared with transforms/seed_text.py
+# Text helpers shared with transforms/seed_text.py (more in transforms/text.py)
 # --------------------------------------------------------------------------------------------------------
-
-_BYLINE_PREFIX = re.compile(r"^\s*(?:written\s+)?by\s*[:\-]?\s+", re.IGNORECASE)
-_AUTHOR_SEPARATORS = re.compile(r"\s*(?:;|,|&|\band\b|\|)\s*", re.IGNORECASE)
-
-
-def split_authors(*names: str) -> tuple[str, ...]:
-    """'By Wang Cong and Yang Kunyi' -> ('Wang Cong', 'Yang Kunyi'); de-duplicated, order kept."""
-    authors: list[str] = []
-    for raw in names:
-        for part in _AUTHOR_SEPARATORS.split(_BYLINE_PREFIX.sub("", normalize_whitespace(raw))):
-            name = _BYLINE_PREFIX.sub("", part).strip(" .-–—")
-            if name and name.casefold() not in {a.casefold() for a in authors}:
-                authors.append(name)
-    return tuple(authors)
 
 
 def paragraphs_to_body(lines: list[str], *, title: str | None = None) -> str:
@@ -363,11 +356,11 @@ def to_utc(value: datetime | None) -> datetime | None:
 # --------------------------------------------------------------------------------------------------------
 
 # Boxes whose class or id says "newsletter" or "subscribe": sign-up pitches set inside the article's own
-# container, where trafilatura keeps them ("subscribe-box" is outside its vocabulary). The name must start a
-# word ("subscribe-box", "wp-newsletter" match; "unsubscribed" does not). Only these names: the wider list this
-# started with (sidebar, nav, footer, comment, related, share) cost 0.017 F1 on bench/extraction, because
-# layout wrappers are named like that ("content-with-sidebar-wrp" held a whole article), and trafilatura and
-# the link-teaser filter already handle those boxes.
+# container, where trafilatura keeps them ("subscribe-box" is outside its vocabulary). The name must start
+# a word ("subscribe-box", "wp-newsletter" match; "unsubscribed" does not). Only these names: the wider list
+# this started with (sidebar, nav, footer, comment, related, share) cost 0.017 F1 on bench/extraction,
+# because layout wrappers are named like that ("content-with-sidebar-wrp" held a whole article), and
+# trafilatura and the link-teaser filter already handle those boxes.
 _BOILERPLATE_NAME = re.compile(r"(?:^|[^a-z])(?:newsletter|subscri)", re.IGNORECASE)
 _BOILERPLATE_TAGS = frozenset({"div", "section", "aside", "form"})
 # A container holding more than this share of the page's text is a layout wrapper, not a box.
@@ -404,6 +397,57 @@ def _preclean(tree: HtmlElement) -> None:
                 previous.tail = (previous.tail or "") + tail
             else:
                 parent.text = (parent.text or "") + tail
+
+
+# <meta> names and properties that carry the author's name (not a profile URL) on news pages.
+_AUTHOR_META = frozenset(
+    {"author", "article:author", "og:article:author", "dc.creator", "byl", "parsely-author"}
+)
+
+
+def _meta_authors(tree: HtmlElement, site: str | None) -> tuple[str, ...]:
+    """Authors named by <meta> tags and JSON-LD in a non-Latin script, taken as they are written.
+
+    trafilatura reads the same tags but drops every name it cannot check, which includes every name written
+    in Chinese. Names in Latin script it did see and refused ("BBC News", "MS", "RD"): its judgment stands.
+    """
+    names: list[str] = []
+    for meta in tree.iterfind(".//meta"):
+        key = (meta.get("name") or meta.get("property") or "").strip().lower()
+        content = normalize_whitespace(meta.get("content") or "")
+        if key in _AUTHOR_META and content and not re.match(r"https?://", content):
+            names.append(content)
+    for script in tree.iterfind(".//script[@type='application/ld+json']"):
+        names.extend(_json_ld_authors(script.text or ""))
+    site_key = comparable(site or "")
+    return tuple(
+        name for name in split_authors(*names) if not _latin_only(name) and comparable(name) != site_key
+    )
+
+
+def _latin_only(text: str) -> bool:
+    return all(ord(ch) < 0x250 or 0x1E00 <= ord(ch) <= 0x1EFF for ch in text if ch.isalpha())
+
+
+def _json_ld_authors(text: str) -> list[str]:
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return []
+    names: list[str] = []
+    stack = [data]
+    while stack:  # JSON-LD nests (@graph, lists): look at every object, authors of any article type
+        item = stack.pop()
+        if isinstance(item, list):
+            stack.extend(item)
+        elif isinstance(item, dict):
+            authors = item.get("author")
+            for author in authors if isinstance(authors, list) else [authors]:
+                name = author.get("name") if isinstance(author, dict) else author
+                if isinstance(name, str) and name.strip() and not name.startswith("http"):
+                    names.append(name)
+            stack.extend(v for k, v in item.items() if k != "author" and isinstance(v, dict | list))
+    return names
 
 
 def _declared_language(tree: HtmlElement) -> str | None:
@@ -494,18 +538,38 @@ def extract_article(
     anchors = internal_anchor_texts(tree, url)
     document = _trafilatura_extract(tree, url)
 
-    site = normalize_whitespace(document.sitename or "") or _host(url)
+    sources: dict[str, str] = {}
+    site_host = _host(url)
+    page_site = normalize_whitespace(document.sitename or "")
+    site = page_site or site_host
+    # trafilatura falls back to the host name itself when the page names no site
+    sources["site"] = "page" if page_site and comparable(page_site) != comparable(site_host or "") else "url"
     page_title = normalize_whitespace(document.title or "") or None
     title = _strip_site_suffix(page_title, site) if page_title else hints.title
-    authors = split_authors(document.author) if document.author else ()
-    authors = authors or split_authors(*hints.authors)
+    if title:
+        sources["title"] = "page" if page_title else "feed"
+
+    blocks = body_blocks(getattr(document, "body", None))
+    authors, sources["authors"] = split_authors(document.author) if document.author else (), "page"
+    if not authors:
+        authors, sources["authors"] = _meta_authors(tree, page_site or None), "meta"
+    if not authors:
+        found = bylines(blocks, site=page_site or None)
+        authors, sources["authors"] = (byline_authors(found[0]) if found else ()), "byline"
+    if not authors:
+        authors, sources["authors"] = split_authors(*hints.authors), "feed"
+    if not authors:
+        del sources["authors"]
 
     page_date, exact = parse_page_date(document.date)
     # an exact page date beats the feed; the feed's timestamp beats a page date known only to the day
     published_at = page_date if exact or hints.published_at is None else to_utc(hints.published_at)
+    if published_at is not None:
+        sources["published_at"] = "page" if published_at is page_date else "feed"
 
-    blocks = body_blocks(getattr(document, "body", None))
-    blocks = drop_title_and_byline(blocks, titles=(page_title, title, hints.title), authors=authors)
+    blocks = drop_title_and_byline(
+        blocks, titles=(page_title, title, hints.title), authors=authors, site=page_site or None
+    )
     blocks = drop_internal_link_blocks(blocks, anchors)
     block_keys = tuple(dict.fromkeys(k for k in (block_key(b.text) for b in blocks) if k))
     blocks = drop_template_blocks(blocks, template)
@@ -523,4 +587,5 @@ def extract_article(
         body_text=body_text,
         description=normalize_whitespace(document.description or "") or hints.summary,
         block_keys=block_keys,
+        sources=sources,
     )

@@ -2,7 +2,8 @@
 
 A company boilerplate ("Ascom is a global solutions provider ..."), a newsletter pitch, a copyright line or a
 "More:" heading that trafilatura keeps on one page of a site, it keeps on every page of that site. Seen once,
-such a block looks like the article; seen on a good share of the site's recent pages, it is the site's template.
+such a block looks like the article; seen on a good share of the site's recent pages, it is the site's
+template.
 
 A `SiteTemplate` is pure data (what was learned, serialisable to JSON) and never touches storage:
 
@@ -89,7 +90,7 @@ class SiteTemplate:
 
     @classmethod
     def from_json(cls, data: str | bytes) -> SiteTemplate:
-        """Load a stored template; an unreadable or older-format one starts afresh (it is only a heuristic)."""
+        """Load a stored template; an unreadable or older-format one starts afresh (it is a heuristic)."""
         try:
             raw = json.loads(data)
             if raw.get("format") != TEMPLATE_FORMAT:
@@ -101,7 +102,7 @@ class SiteTemplate:
 
 
 def learn_template(template: SiteTemplate | None, keys: Iterable[str]) -> SiteTemplate:
-    """The template after one more page of the site, given that page's block keys (ExtractedArticle.block_keys).
+    """The template after one more page of the site, given its block keys (ExtractedArticle.block_keys).
 
     A page that is mostly blocks already seen is a copy of an earlier page, not evidence: the template comes
     back unchanged, so fetching one story twice cannot turn it into boilerplate.
