@@ -23,6 +23,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     delete,
+    exists,
     func,
     literal_column,
     select,
@@ -184,8 +185,23 @@ def _text_clause(connection: Connection, query: str) -> Any:
     return literal_column("article.search_vector").op("@@")(func.websearch_to_tsquery("english", query))
 
 
+def _story_matched(watch_id: int | None) -> Any:
+    """The article's story has matched this watch before: a copy that became the story's canonical article (it
+    was published first, or is longer) is not news to the watch."""
+    member = ARTICLE.alias("member")
+    return exists(
+        select(WATCH_MATCH.c.article_id)
+        .join(member, member.c.id == WATCH_MATCH.c.article_id)
+        .where(
+            WATCH_MATCH.c.watch_id == watch_id,
+            (member.c.id == ARTICLE.c.id) | (member.c.near_duplicate_of == ARTICLE.c.id),
+        )
+    )
+
+
 def matching_article_ids(connection: Connection, spec: WatchSpec, article_ids: Sequence[int]) -> list[int]:
-    """Which of these articles the watch matches; copies of a story (near duplicates) are left out."""
+    """Which of these articles the watch matches, once per story: copies (near duplicates) are left out, and so is
+    an article whose story matched the watch before."""
     found: list[int] = []
     ids = sorted(set(article_ids))
     match = _text_clause(connection, spec.query)
@@ -193,6 +209,7 @@ def matching_article_ids(connection: Connection, spec: WatchSpec, article_ids: S
         clauses = [
             ARTICLE.c.id.in_(ids[start : start + 500]),
             ARTICLE.c.near_duplicate_of.is_(None),
+            ~_story_matched(spec.id),
             *_filter_clauses(spec.filters()),
         ]
         if match is not None:
