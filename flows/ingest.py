@@ -145,17 +145,21 @@ def plan_work(engine: Any, feed: FeedRow, poll: FeedPoll, taxonomy: Taxonomy, se
     """Entries of one polled feed that are not done yet, plus earlier failures still worth a retry."""
     entries = list(poll.entries)
     states = store.entry_states(engine, feed.id, [entry.entry_key for entry in entries])
+    # Only failures that may pass (timeouts, 5xx, 429) are tried again, and only up to max_entry_attempts; a
+    # final one (404, too large, a bomb, refused) keeps its status and reason and is not fetched again.
+    retryable = store.failed_entries(engine, feed.id, settings.max_entry_attempts)
+    may_pass = {entry_key for entry_key, _, _ in retryable}
     items: list[WorkItem] = []
     seen_now: set[str] = set()
     for entry in entries:
         if entry.entry_key in seen_now:
             continue
         seen_now.add(entry.entry_key)
-        status, attempts = states.get(entry.entry_key, ("new", 0))
-        if status in store.DONE_STATUSES or (status == "failed" and attempts >= settings.max_entry_attempts):
+        status, _ = states.get(entry.entry_key, ("new", 0))
+        if status in store.DONE_STATUSES or (status == "failed" and entry.entry_key not in may_pass):
             continue
         items.append(WorkItem(feed, entry, _decide_without_fetching(feed, entry, taxonomy)))
-    for entry_key, url, title in store.failed_entries(engine, feed.id, settings.max_entry_attempts):
+    for entry_key, url, title in retryable:
         if entry_key not in seen_now:
             retry = FeedEntry(entry_key=entry_key, url=url, title=title, summary=None, authors=(), published_at=None)
             items.append(WorkItem(feed, retry))
