@@ -40,8 +40,9 @@ DECAY = 0.98
 MIN_TEMPLATE_WEIGHT = 1.5
 # ...and at least this share of the weight of all pages learned (so one-off repeats on a big site are not).
 MIN_TEMPLATE_SHARE = 0.2
-# Weights below this are forgotten: keeps a template to a few thousand keys (about 100 kB of JSON) at most.
-FORGET_BELOW = 0.05
+# Weights below this are forgotten (a block seen once and not again within the last 34 pages, far too rare to
+# reach MIN_TEMPLATE_SHARE): keeps a template near a thousand keys, about 30 kB of JSON.
+FORGET_BELOW = 0.5
 # A page whose non-boilerplate blocks are at least this share already known is a copy: it is not learned.
 COPY_SHARE = 0.8
 
