@@ -281,7 +281,7 @@ def _stories_table(stories: Sequence[StoryRow]) -> str:
             f'<tr><td>{_link(story.url, story.title or story.url)}<div class="sites">{_e(sites)}</div></td>'
             f'<td class="num" data-sort="{story.outlets}">'
             f'<span class="meter" style="width:{story.outlets / most * 60:.0f}px"></span>{story.outlets}</td>'
-            f'<td class="num">{story.copies}</td><td data-sort="{day}">{day}</td></tr>'
+            f'<td class="num">{story.copies}</td><td class="date" data-sort="{day}">{day}</td></tr>'
         )
     return (
         '<table class="sortable"><thead><tr><th>story</th><th class="num">outlets</th><th class="num">copies</th>'
@@ -293,7 +293,8 @@ def _newest_table(articles: Sequence[ArticleRow]) -> str:
     if not articles:
         return '<p class="empty">No articles in this period.</p>'
     rows = "".join(
-        f"<tr><td>{_day(article.published_at)}</td><td>{_link(article.url, article.title or article.url)}</td>"
+        f'<tr><td class="date">{_day(article.published_at)}</td>'
+        f"<td>{_link(article.url, article.title or article.url)}</td>"
         f"<td>{_e(article.site or '')}</td><td>{_e(article.language or '?')}</td>"
         f"<td>{_e(', '.join(article.elements[:4]))}</td></tr>"
         for article in articles
@@ -319,7 +320,7 @@ def _feeds_table(feeds: Sequence[FeedHealthRow]) -> str:
         rows.append(
             f'<tr><td>{_link(feed.url, feed.name or feed.url)}<div class="sites">{_e(feed.url)}</div></td>'
             f'<td><span class="status {css}">{_e(status)}</span></td>'
-            f'<td data-sort="{_day(feed.last_polled_at)}">{_day(feed.last_polled_at)}</td>'
+            f'<td class="date" data-sort="{_day(feed.last_polled_at)}">{_day(feed.last_polled_at)}</td>'
             f'<td class="num">{feed.polls}</td>'
             f'<td class="num" data-sort="{feed.share_not_modified or 0}">{_percent(feed.share_not_modified)}</td>'
             f'<td class="num" data-sort="{feed.entries_per_poll or 0}">{per_poll}</td>'
@@ -364,9 +365,10 @@ svg .year { font-weight: 600; }
 .key small { color: var(--muted); }
 table { width: 100%; border-collapse: collapse; }
 th, td { text-align: left; padding: 6px 8px; border-bottom: 1px solid var(--line); vertical-align: top; }
-th { font-weight: 600; color: var(--muted); cursor: pointer; white-space: nowrap; user-select: none; }
+th { font-weight: 600; color: var(--muted); cursor: pointer; user-select: none; vertical-align: bottom; }
 th[aria-sort="ascending"]::after { content: " ▲"; } th[aria-sort="descending"]::after { content: " ▼"; }
-td.num, th.num { text-align: right; white-space: nowrap; }
+td.num, th.num { text-align: right; } td.num, td.date { white-space: nowrap; }
+section { overflow-x: auto; }
 a { color: #0b5cad; text-decoration: none; } a:hover { text-decoration: underline; }
 .sites { color: var(--muted); font-size: 12px; }
 .meter { display: inline-block; height: 8px; background: #0072B2; border-radius: 2px; margin-right: 6px; }
