@@ -118,6 +118,17 @@ def test_chinese_off_topic_page_is_judged_irrelevant() -> None:
         ("出口管制", "topic", "export controls and trade"),
         ("永磁", "topic", "magnets"),
         ("冶炼分离", "topic", "refining and separation"),
+        # Traditional characters (Hong Kong, Taiwan).
+        ("釹", "element", "neodymium"),
+        ("鏑", "element", "dysprosium"),
+        ("鋱", "element", "terbium"),
+        ("中國稀土集團", "company", "China Rare Earth Group"),
+        ("贛州", "place", "Ganzhou"),
+        ("包頭", "place", "Baotou"),
+        ("緬甸", "place", "Myanmar"),
+        ("出口許可", "topic", "export controls and trade"),
+        ("釹鐵硼", "topic", "magnets"),
+        ("釹鐵硼", "element", "neodymium"),
     ],
 )
 def test_taxonomy_tags_chinese_names(chinese: str, kind: str, name: str) -> None:
