@@ -6,6 +6,7 @@ The flow hands batches of fetched pages here (in worker processes when there are
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, replace
 from datetime import datetime
 
@@ -15,8 +16,14 @@ from transforms.extract import EXTRACTOR_VERSION, EntryHints, ExtractedArticle, 
 from transforms.relevance import score_article
 from transforms.tag import Taxonomy, tag_text
 
-# Bodies shorter than this are extraction failures (a paywall, a video page), not articles.
+# Bodies shorter than this are extraction failures (a paywall, a video page), not articles. A CJK character
+# carries about a word's worth of meaning, so it counts twice.
 MIN_BODY_CHARS = 200
+_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]")
+
+
+def body_weight(body: str) -> int:
+    return len(body) + len(_CJK.findall(body))
 
 
 @dataclass(frozen=True)
@@ -70,7 +77,7 @@ def judge_article(
 ) -> Decision:
     """Score, hash and tag an extracted article; irrelevant or empty ones come back without a record."""
     body = extracted.body_text.strip()
-    if len(body) < MIN_BODY_CHARS:
+    if body_weight(body) < MIN_BODY_CHARS:
         return Decision("failed", f"no article text found ({len(body)} characters extracted)")
     title = extracted.title or ""
     tags = tag_text(taxonomy, body, title=title)
