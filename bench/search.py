@@ -1,0 +1,211 @@
+"""Search latency over a large store: `models.queries.search_articles` (what `rare-news search` calls) on
+100k synthetic articles, on SQLite (FTS5) and Postgres (tsvector + GIN).
+
+The articles are made of real text: windows of the benchmark's hand-marked article bodies, plus a rare-earth
+market note (companies, elements, places) like the news web's, so term frequencies look like a rare-earth
+news archive: "rare earth" is in every article, a company or a place in a tenth to an eighth of them. Rows go
+in with bulk INSERTs (the FTS triggers and the generated tsvector column index them as the store's own
+inserts would), with element, company and place tags for the filtered queries.
+
+Each query of `QUERIES` runs once untimed, then `rounds` times; p50 and p95 are over all timed calls, with
+each query's median beside them.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import statistics
+import sys
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+from bench.newsweb import _COMPANIES, _ELEMENTS, _PLACES, variant_note  # noqa: E402
+
+
+@dataclass(frozen=True)
+class Query:
+    text: str
+    element: str | None = None
+    company: str | None = None
+    since: datetime | None = None
+
+    def label(self) -> str:
+        parts = [repr(self.text)]
+        if self.element:
+            parts.append(f"--element {self.element}")
+        if self.company:
+            parts.append(f"--company {self.company!r}")
+        if self.since:
+            parts.append(f"--since {self.since.date()}")
+        return " ".join(parts)
+
+
+QUERIES: tuple[Query, ...] = (
+    Query("rare earth"),  # every article matches: the worst case for ranking
+    Query("neodymium"),
+    Query("dysprosium prices"),
+    Query("export controls"),
+    Query("Lynas"),
+    Query("MP Materials magnets"),
+    Query("Baotou"),
+    Query("Kalgoorlie terbium"),
+    Query("China Rare Earth Group"),
+    Query("samarium europium"),
+    Query("government"),
+    Query("shipments week 12"),
+    Query("magnet", element="dysprosium"),
+    Query("oxide", company="Lynas"),
+    Query("", element="terbium"),  # no words: the newest articles with the tag
+    Query("prices", since=datetime(2026, 1, 1, tzinfo=UTC)),
+)
+
+_TITLE_VERBS = ("lifts", "cuts", "expands", "halts", "restarts", "weighs", "secures", "delays")
+_TITLE_NOUNS = ("output", "exports", "magnet supply", "separation plant", "prices", "contracts", "quota")
+
+
+def corpus_words(pages_dir: Path) -> list[str]:
+    truth = json.loads((pages_dir / "ground-truth.json").read_text(encoding="utf-8"))
+    words: list[str] = []
+    for item in truth.values():
+        words.extend((item.get("articleBody") or "").split())
+    return words
+
+
+def synthetic_rows(count: int, pages_dir: Path, *, seed: int = 7, start: int = 0) -> list[dict[str, Any]]:
+    import hashlib
+
+    rng = random.Random(seed + start)
+    words = corpus_words(pages_dir)
+    newest = datetime(2026, 3, 1, tzinfo=UTC)
+    rows = []
+    for index in range(start, start + count):
+        windows = []
+        for _ in range(3):
+            at = rng.randrange(0, max(1, len(words) - 80))
+            windows.append(" ".join(words[at : at + rng.randint(50, 90)]))
+        note = variant_note(index)
+        body = f"{windows[0]}\n\n{note}\n\n{windows[1]}\n\n{windows[2]}"
+        title = (
+            f"{_COMPANIES[index % 10]} {_TITLE_VERBS[index % 8]} {_ELEMENTS[(index // 10) % 10]} "
+            f"{_TITLE_NOUNS[index % 7]} in {_PLACES[(index // 3) % 8]}"
+        )
+        url = f"https://news{index % 50}.example/story/{index}"
+        rows.append(
+            {
+                "canonical_url": url,
+                "url": url,
+                "title": title,
+                "authors": [],
+                "published_at": newest - timedelta(minutes=17 * index),
+                "fetched_at": newest,
+                "language": "en",
+                "site": f"news{index % 50}.example",
+                "body_text": body,
+                "body_sha256": hashlib.sha256(body.encode()).hexdigest(),
+                "relevance": 10.0,
+                "origin": "feed",
+                "extractor_version": "bench",
+                "taxonomy_version": "bench",
+            }
+        )
+    return rows
+
+
+def _tags_of(row: dict[str, Any]) -> set[tuple[str, str]]:
+    text = f"{row['title']} {row['body_text']}"
+    tags = {("element", name) for name in _ELEMENTS if name in text}
+    tags |= {("company", name) for name in _COMPANIES if name in text}
+    tags |= {("place", name) for name in _PLACES if name in text}
+    return tags
+
+
+def fill(engine: Any, count: int, pages_dir: Path, *, chunk: int = 5000) -> dict[str, Any]:
+    """Insert `count` synthetic articles and their tags; returns how long it took."""
+    from sqlalchemy import func, select
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    from models.store import ARTICLE, ARTICLE_TAG, TAG
+
+    dialect = postgresql if engine.dialect.name == "postgresql" else sqlite
+    all_tags = sorted(
+        {("element", n) for n in _ELEMENTS} | {("company", n) for n in _COMPANIES} | {("place", n) for n in _PLACES}
+    )
+    started = time.perf_counter()
+    with engine.begin() as connection:
+        connection.execute(
+            dialect.insert(TAG).on_conflict_do_nothing(), [{"kind": k, "name": n} for k, n in all_tags]
+        )
+        tag_ids = {(row.kind, row.name): row.id for row in connection.execute(select(TAG.c.id, TAG.c.kind, TAG.c.name))}
+    for offset in range(0, count, chunk):
+        rows = synthetic_rows(min(chunk, count - offset), pages_dir, start=offset)
+        with engine.begin() as connection:
+            ids = connection.execute(ARTICLE.insert().returning(ARTICLE.c.id, ARTICLE.c.canonical_url), rows).all()
+            id_of = {url: article_id for article_id, url in ids}
+            links = [
+                {"article_id": id_of[row["canonical_url"]], "tag_id": tag_ids[tag], "mentions": 1}
+                for row in rows
+                for tag in _tags_of(row)
+            ]
+            connection.execute(ARTICLE_TAG.insert(), links)
+    if engine.dialect.name == "postgresql":
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            connection.exec_driver_sql("VACUUM ANALYZE article")
+            connection.exec_driver_sql("VACUUM ANALYZE article_tag")
+            connection.exec_driver_sql("VACUUM ANALYZE tag")
+    else:
+        with engine.begin() as connection:
+            connection.exec_driver_sql("ANALYZE")
+    with engine.connect() as connection:
+        total = connection.execute(select(func.count()).select_from(ARTICLE)).scalar_one()
+    return {"inserted": count, "articles": total, "fill_s": round(time.perf_counter() - started, 1)}
+
+
+def time_queries(engine: Any, rounds: int, limit: int = 20) -> dict[str, Any]:
+    from models.queries import SearchFilters, search_articles
+
+    samples: list[float] = []
+    per_query: dict[str, dict[str, float]] = {}
+    for query in QUERIES:
+        filters = SearchFilters(element=query.element, company=query.company, since=query.since)
+        hits = len(search_articles(engine, query.text, filters=filters, limit=limit))  # warm-up
+        times = []
+        for _ in range(rounds):
+            started = time.perf_counter()
+            search_articles(engine, query.text, filters=filters, limit=limit)
+            times.append(1000 * (time.perf_counter() - started))
+        samples.extend(times)
+        per_query[query.label()] = {"p50_ms": round(statistics.median(times), 1), "hits": hits}
+    ordered = sorted(samples)
+    return {
+        "queries": len(QUERIES),
+        "calls": len(samples),
+        "limit": limit,
+        "p50_ms": round(statistics.median(ordered), 1),
+        "p95_ms": round(ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))], 1),
+        "max_ms": round(ordered[-1], 1),
+        "per_query_p50_ms": per_query,
+    }
+
+
+def measure(database_url: str, articles: int, rounds: int, pages_dir: Path) -> dict[str, Any]:
+    from flows.common import prepare_store
+    from flows.settings import get_settings
+    from models.db import get_engine
+
+    engine = prepare_store(get_settings(database_url=database_url))
+    try:
+        figures = fill(engine, articles, pages_dir)
+        figures.update(time_queries(engine, rounds))
+    finally:
+        engine.dispose()
+        get_engine.cache_clear()
+    return figures
