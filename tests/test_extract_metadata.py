@@ -121,3 +121,9 @@ def test_meta_fallback_takes_only_non_latin_names_that_are_not_the_site() -> Non
     )
     tree = etree.HTML(zh_page(head=head))
     assert _meta_authors(tree, "稀土观察网") == ("Иван Петров",)
+
+
+def test_an_empty_page_says_everything_came_from_the_feed() -> None:
+    hints = EntryHints(title="Only a title", published_at=datetime(2024, 1, 2, tzinfo=UTC))
+    article = extract_article(b"", url="https://www.example.com/empty", hints=hints)
+    assert article.sources == {"site": "url", "title": "feed", "published_at": "feed"}

@@ -506,6 +506,10 @@ def _load_tree(html: str) -> HtmlElement | None:
     return load_html(html)
 
 
+def _hinted(hints: EntryHints) -> list[tuple[str, object]]:
+    return [("title", hints.title), ("authors", hints.authors), ("published_at", hints.published_at)]
+
+
 def extract_article(
     body: bytes | str,
     *,
@@ -531,6 +535,10 @@ def extract_article(
             site=_host(url),
             body_text="",
             description=hints.summary,
+            sources={
+                "site": "url",
+                **{field: "feed" for field, value in _hinted(hints) if value},
+            },
         )
 
     declared_language = _declared_language(tree)
