@@ -111,11 +111,29 @@ def run(
     settings = _settings(database_url)
     if feeds is not None and not feeds.exists():
         raise UserError(f"feeds file not found: {feeds}")
+    from flows.settings import load_feeds_file
+
+    load_feeds_file(feeds or settings.feeds_path)  # a bad feeds file is one line, before Prefect starts
     from flows.ingest import ingest
     from flows.progress import Reporter
 
+    if not verbose:
+        _without_tracebacks("prefect.flow_runs", "prefect.task_runs")
     summary = ingest(feeds_file=feeds, settings=settings, reporter=Reporter.for_terminal(), force=force)
     _print_summary(summary)
+
+
+def _strip_traceback(record: Any) -> bool:
+    record.exc_info, record.exc_text, record.stack_info = None, None, None
+    return True
+
+
+def _without_tracebacks(*loggers: str) -> None:
+    """Prefect logs a failed run's traceback; `main()` already says what failed in one line (--verbose keeps it)."""
+    import logging
+
+    for name in loggers:
+        logging.getLogger(name).addFilter(_strip_traceback)  # added once: addFilter skips a filter it has
 
 
 def _print_summary(summary: Any) -> None:
