@@ -12,13 +12,13 @@ pairs. A new article that matches copies from two stories joins them into one. B
 the pairs and not by the order articles arrived in, loading the same articles in any order, or running
 ``rebuild_stories``, gives the same stories.
 
-The canonical rule: the member published first; among those published at the same moment, the one with the
-longest body (the fullest text); then the lowest id. Undated articles rank after dated ones. ``rank_key`` is
-the rule, and the only place it is written (the migration repeats it in SQL). A story's canonical article
-changes only when an article that ranks before it joins: copies published later never change it, and the
-story id changes only when an earlier publication of the story is found (a backfill, say). ``similarity`` of
-a copy is its estimated Jaccard similarity to the canonical article (it can be below the threshold: a copy
-may join through another copy).
+The canonical rule: the member published first; among members published at the same moment (wire copies
+often carry the wire's own timestamp), the one stored first (lowest id). Undated articles rank after dated
+ones. ``rank_key`` is the rule, and the only place it is written (migration 0003 repeats it in SQL). So the
+canonical article, and with it the story id, changes only when an article published strictly earlier joins
+(a backfill finds the original, say): copies that arrive later, published later or at the same moment, never
+change it, whatever their length or boilerplate. ``similarity`` of a copy is its estimated Jaccard similarity
+to the canonical article (it can be below the threshold: a copy may join through another copy).
 
 Candidates. The LSH band keys of every article are in ``article_band`` (indexed by key): the candidates of a
 new article are one indexed query over its 16 keys, the same on SQLite and Postgres, in any process, at any
@@ -69,19 +69,14 @@ def as_utc(value: datetime | None) -> datetime | None:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def rank_key(published_at: datetime | None, body_chars: int, article_id: int | None) -> tuple[Any, ...]:
+def rank_key(published_at: datetime | None, article_id: int | None) -> tuple[Any, ...]:
     """The canonical rule as a sort key: the smallest key in a story is its canonical article.
 
-    Published first (undated last), then the longest body, then the lowest id (an article not yet stored
-    ranks after every stored one with the same date and length).
+    Published first (undated last), then stored first (an article not yet stored ranks after every stored one
+    with the same date).
     """
     published = as_utc(published_at)
-    return (
-        published is None,
-        published or _NEVER,
-        -body_chars,
-        _UNSTORED_ID if article_id is None else article_id,
-    )
+    return (published is None, published or _NEVER, _UNSTORED_ID if article_id is None else article_id)
 
 
 class Progress(Protocol):
@@ -115,7 +110,6 @@ class Subject:
     signature: bytes | None
     band_keys: Sequence[int]
     published_at: datetime | None
-    body_chars: int
     article_id: int | None = None
     story: int | None = None  # the stored article's current story id
 
@@ -155,55 +149,51 @@ def lock_stories(connection: Connection) -> None:
 class _Story:
     id: int
     published_at: datetime | None
-    body_chars: int
     signature: bytes | None
 
     @property
     def rank(self) -> tuple[Any, ...]:
-        return rank_key(self.published_at, self.body_chars, self.id)
+        return rank_key(self.published_at, self.id)
 
 
-def _candidate_stories(
-    connection: Connection, subject: Subject, threshold: float
-) -> tuple[dict[int, _Story], float | None]:
-    """Stories of the verified candidates: one indexed query on the band keys, joined to each story's
-    canonical article. Also the best similarity seen (for reports)."""
-    if subject.signature is None or not subject.band_keys:
-        return {}, None
-    story = ARTICLE.alias("story")
-    candidates = select(BAND.c.article_id).where(BAND.c.band_key.in_(list(dict.fromkeys(subject.band_keys))))
-    query = (
-        select(
-            ARTICLE.c.id,
-            ARTICLE.c.minhash,
-            story.c.id.label("story_id"),
-            story.c.published_at,
-            func.length(story.c.body_text).label("body_chars"),
-            story.c.minhash.label("story_minhash"),
-        )
-        .join(story, story.c.id == func.coalesce(ARTICLE.c.near_duplicate_of, ARTICLE.c.id))
-        .where(ARTICLE.c.id.in_(candidates))
+# The candidate lookup: articles sharing a band key with the subject (the band table's primary key is
+# (band_key, article_id), so this is an index search per key), each joined to its story's canonical article.
+# Built once: the band keys are an expanding parameter, so the compiled statement is cached.
+_STORY = ARTICLE.alias("story")
+_CANDIDATES = (
+    select(
+        ARTICLE.c.id,
+        ARTICLE.c.minhash,
+        _STORY.c.id.label("story_id"),
+        _STORY.c.published_at,
+        _STORY.c.minhash.label("story_minhash"),
     )
-    if subject.article_id is not None:
-        query = query.where(ARTICLE.c.id != subject.article_id)
+    .join(_STORY, _STORY.c.id == func.coalesce(ARTICLE.c.near_duplicate_of, ARTICLE.c.id))
+    .where(
+        ARTICLE.c.id.in_(select(BAND.c.article_id).where(BAND.c.band_key.in_(bindparam("keys", expanding=True)))),
+        ARTICLE.c.id != bindparam("subject_id"),
+    )
+)
+
+
+def _candidate_stories(connection: Connection, subject: Subject, threshold: float) -> dict[int, _Story]:
+    """Stories of the verified candidates: one indexed query on the band keys."""
+    if subject.signature is None or not subject.band_keys:
+        return {}
+    rows = connection.execute(
+        _CANDIDATES,
+        {"keys": list(dict.fromkeys(subject.band_keys)), "subject_id": subject.article_id or 0},
+    )
     stories: dict[int, _Story] = {}
-    best: float | None = None
-    for row in connection.execute(query):
-        if row.minhash is None:
-            continue
-        similarity = estimated_jaccard(subject.signature, row.minhash)
-        if similarity < threshold:
-            continue
-        best = similarity if best is None else max(best, similarity)
-        stories[row.story_id] = _Story(row.story_id, row.published_at, row.body_chars, row.story_minhash)
-    return stories, best
+    for row in rows:
+        if row.minhash is not None and estimated_jaccard(subject.signature, row.minhash) >= threshold:
+            stories[row.story_id] = _Story(row.story_id, row.published_at, row.story_minhash)
+    return stories
 
 
 def _load_stories(connection: Connection, ids: Iterable[int]) -> dict[int, _Story]:
-    query = select(
-        ARTICLE.c.id, ARTICLE.c.published_at, func.length(ARTICLE.c.body_text).label("body_chars"), ARTICLE.c.minhash
-    ).where(ARTICLE.c.id.in_(list(ids)))
-    return {row.id: _Story(row.id, row.published_at, row.body_chars, row.minhash) for row in connection.execute(query)}
+    query = select(ARTICLE.c.id, ARTICLE.c.published_at, ARTICLE.c.minhash).where(ARTICLE.c.id.in_(list(ids)))
+    return {row.id: _Story(row.id, row.published_at, row.minhash) for row in connection.execute(query)}
 
 
 def plan_story(connection: Connection, subject: Subject, threshold: float) -> StoryPlan:
@@ -215,13 +205,13 @@ def plan_story(connection: Connection, subject: Subject, threshold: float) -> St
     if subject.signature is None or not subject.band_keys or is_empty_signature(subject.signature):
         return StoryPlan()
     lock_stories(connection)
-    stories, _ = _candidate_stories(connection, subject, threshold)
+    stories = _candidate_stories(connection, subject, threshold)
     if subject.story is not None and subject.story not in stories:
         stories.update(_load_stories(connection, [subject.story]))
     if not stories:
         return StoryPlan()
     best = min(stories.values(), key=lambda story: story.rank)
-    if subject.article_id is None and rank_key(subject.published_at, subject.body_chars, None) < best.rank:
+    if subject.article_id is None and rank_key(subject.published_at, None) < best.rank:
         return StoryPlan(merge=tuple(sorted(stories)))
     similarity = (
         estimated_jaccard(subject.signature, best.signature)
@@ -289,11 +279,9 @@ def check_stories(connection: Connection, *, limit: int = 100) -> list[StoryProb
         select(
             ARTICLE.c.id,
             ARTICLE.c.published_at,
-            func.length(ARTICLE.c.body_text).label("body_chars"),
             story.c.id.label("story_id"),
             story.c.near_duplicate_of.label("story_near_duplicate_of"),
             story.c.published_at.label("story_published_at"),
-            func.length(story.c.body_text).label("story_body_chars"),
         )
         .join(story, story.c.id == ARTICLE.c.near_duplicate_of)
         .order_by(ARTICLE.c.id)
@@ -303,11 +291,9 @@ def check_stories(connection: Connection, *, limit: int = 100) -> list[StoryProb
             problems.append(StoryProblem(row.id, "is a copy of itself"))
         elif row.story_near_duplicate_of is not None:
             problems.append(StoryProblem(row.id, f"is a copy of article {row.story_id}, itself a copy"))
-        elif rank_key(row.published_at, row.body_chars, row.id) < rank_key(
-            row.story_published_at, row.story_body_chars, row.story_id
-        ):
+        elif rank_key(row.published_at, row.id) < rank_key(row.story_published_at, row.story_id):
             problems.append(
-                StoryProblem(row.id, f"ranks before its canonical article {row.story_id} (published earlier or longer)")
+                StoryProblem(row.id, f"ranks before its canonical article {row.story_id} under the canonical rule")
             )
         if len(problems) >= limit:
             break
@@ -560,7 +546,6 @@ def _catch_up(engine: Engine, after_id: int, threshold: float) -> int:
                     ARTICLE.c.minhash,
                     ARTICLE.c.near_duplicate_of,
                     ARTICLE.c.published_at,
-                    func.length(ARTICLE.c.body_text).label("body_chars"),
                 )
                 .where(ARTICLE.c.id > last_id)
                 .order_by(ARTICLE.c.id)
@@ -579,7 +564,6 @@ def _catch_up(engine: Engine, after_id: int, threshold: float) -> int:
                     signature=row.minhash,
                     band_keys=band_keys(row.minhash),
                     published_at=row.published_at,
-                    body_chars=row.body_chars,
                     article_id=row.id,
                     story=story or row.id,
                 )

@@ -7,7 +7,7 @@ A story is its canonical article (near_duplicate_of NULL) and the copies that po
 (models/stories.py). The triggers make the database refuse a copy of a copy, a copy of itself, and turning an
 article that copies point at into a copy, so no article can be in two stories and no story can lose its
 canonical article, whatever writes. Before them, stories stored by earlier versions get their canonical
-article by the rule: published first (undated last), then the longest body, then the lowest id.
+article by the rule: published first (undated last), then stored first (lowest id).
 """
 
 from alembic import op
@@ -29,7 +29,7 @@ FROM (
         SELECT id, coalesce(near_duplicate_of, id) AS story,
                row_number() OVER (
                    PARTITION BY coalesce(near_duplicate_of, id)
-                   ORDER BY (published_at IS NULL), published_at, length(body_text) DESC, id
+                   ORDER BY (published_at IS NULL), published_at, id
                ) AS position
         FROM article
     ) AS ranked WHERE position = 1
