@@ -19,6 +19,8 @@ from sqlalchemy.exc import ArgumentError, OperationalError
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 # A second writer on SQLite waits this long for the lock instead of failing at once.
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+# pg_advisory_xact_lock key serialising migrations (any fixed number no other feature uses: "MIGRATE").
+MIGRATION_LOCK_KEY = 0x4D49475241544500
 
 
 class DatabaseError(RuntimeError):
@@ -75,11 +77,23 @@ def migrate(engine: Engine) -> None:
     config = _alembic_config(engine)
     try:
         with engine.begin() as connection:
+            _one_migration_at_a_time(connection)
             config.attributes["connection"] = connection
             # "heads": features add migrations on their own branches from the same base; all of them apply.
             command.upgrade(config, "heads")
     except OperationalError as exc:
         raise DatabaseError(f"cannot migrate {engine.url.render_as_string()}: {exc.orig}") from None
+
+
+def _one_migration_at_a_time(connection: Connection) -> None:
+    """Hold the schema until this transaction ends: two runs starting on a new database would otherwise both
+    create the tables, and one would fail (Postgres: duplicate pg_type "alembic_version"; SQLite: locked)."""
+    if connection.dialect.name == "postgresql":
+        connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK_KEY})")
+    elif connection.dialect.name == "sqlite":
+        dbapi_connection: Any = connection.connection.dbapi_connection
+        if not dbapi_connection.in_transaction:  # pysqlite would begin only at the first write, after the reads
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def schema_exists(engine: Engine) -> bool:
