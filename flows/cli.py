@@ -105,15 +105,15 @@ def run(
     database_url: DatabaseOption = None,
 ) -> None:
     """Run one ingestion now: poll the feeds, fetch new entries, store the rare-earth articles, print a summary."""
-    from flows.common import quiet_prefect
-
-    quiet_prefect(verbose)
     settings = _settings(database_url)
     if feeds is not None and not feeds.exists():
         raise UserError(f"feeds file not found: {feeds}")
     from flows.settings import load_feeds_file
 
-    load_feeds_file(feeds or settings.feeds_path)  # a bad feeds file is one line, before Prefect starts
+    load_feeds_file(feeds or settings.feeds_path)  # a bad feeds file is one line, before anything heavy loads
+    from flows.common import quiet_prefect
+
+    quiet_prefect(verbose)  # before Prefect is imported: it reads its settings at import
     from flows.ingest import ingest
     from flows.progress import Reporter
 
