@@ -47,7 +47,7 @@ test: lint
 	$(BIN)/python -m pytest -q
 
 faults: $(DEV_STAMP)
-	$(BIN)/python -m pytest -q -m faults tests/faults
+	$(BIN)/python -m pytest -q -p no:cacheprovider -m faults tests/faults
 
 eval: $(DEV_STAMP)
 	$(BIN)/python bench/eval.py
