@@ -76,7 +76,7 @@ def serve(
         f"into {engine.url.render_as_string()}; Ctrl-C stops",
         err=True,
     )
-    deploy.serve(settings)
+    deploy.serve(settings, announce=lambda line: typer.echo(line, err=True))
 
 
 def _check_cron(cron: str, timezone: str, error: type[Exception]) -> None:

@@ -13,6 +13,8 @@ so a deployment's parameters stay plain JSON.
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
 from contextlib import suppress
 from typing import Any
 
@@ -64,11 +66,31 @@ def deployments(settings: Settings) -> list[Any]:
     ]
 
 
-def serve(settings: Settings) -> None:
-    """Serve the deployments from this process until it is stopped (Ctrl-C, SIGTERM)."""
-    from prefect import serve as prefect_serve
+def serve(settings: Settings, announce: Callable[[str], None] = print) -> None:
+    """Serve the deployments from this process until it is stopped (Ctrl-C, SIGTERM).
 
-    prefect_serve(*deployments(settings), print_starting_message=False)
+    Without `PREFECT_API_URL`, a local server is started here and named in this process's environment, so the
+    runs serve starts (child processes) report to it too; left to themselves, each would start its own
+    temporary server and the served one would never see them finish. Serve stops before that server does.
+    """
+    from prefect import serve as prefect_serve
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    if PREFECT_API_URL.value():
+        announce(f"Prefect API: {PREFECT_API_URL.value()}")
+        prefect_serve(*deployments(settings), print_starting_message=False)
+        return
+    from prefect.server.api.server import SubprocessASGIServer
+
+    server = SubprocessASGIServer()
+    server.start()
+    os.environ["PREFECT_API_URL"] = server.api_url
+    announce(f"Prefect API: {server.api_url} (a local server; it stops with serve)")
+    try:
+        with temporary_settings({PREFECT_API_URL: server.api_url}):
+            prefect_serve(*deployments(settings), print_starting_message=False)
+    finally:
+        server.stop()
 
 
 def register(settings: Settings, work_pool: str) -> list[str]:
