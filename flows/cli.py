@@ -118,22 +118,22 @@ def run(
     from flows.progress import Reporter
 
     if not verbose:
-        _without_tracebacks("prefect.flow_runs", "prefect.task_runs")
+        _without_failure_reports("prefect.flow_runs", "prefect.task_runs")
     summary = ingest(feeds_file=feeds, settings=settings, reporter=Reporter.for_terminal(), force=force)
     _print_summary(summary)
 
 
-def _strip_traceback(record: Any) -> bool:
-    record.exc_info, record.exc_text, record.stack_info = None, None, None
-    return True
+def _below_error(record: Any) -> bool:
+    return bool(record.levelno < 40)  # logging.ERROR
 
 
-def _without_tracebacks(*loggers: str) -> None:
-    """Prefect logs a failed run's traceback; `main()` already says what failed in one line (--verbose keeps it)."""
+def _without_failure_reports(*loggers: str) -> None:
+    """Prefect reports a failed run three times over (traceback, SQL and its parameters included); `main()` says
+    what failed in one line. --verbose keeps Prefect's reports."""
     import logging
 
     for name in loggers:
-        logging.getLogger(name).addFilter(_strip_traceback)  # added once: addFilter skips a filter it has
+        logging.getLogger(name).addFilter(_below_error)  # added once: addFilter skips a filter it has
 
 
 def _print_summary(summary: Any) -> None:
