@@ -302,7 +302,10 @@ def _start_batch(
     pages = [_page_input(items[index], fetched[index]) for index in judged_indexes]
     # On Dask, the cluster parallelises across batches: one process per batch there, no pool inside it.
     workers = 1 if settings.runner == "dask" else settings.extract_workers or default_workers()
-    decisions = judge_batch.submit(quote(pages), quote(taxonomy), threshold, workers)
+    if settings.runner == "dask":  # Dask takes quote() (a tuple) apart before Prefect sees it: send plain values
+        decisions = judge_batch.submit(pages, taxonomy, threshold, workers)
+    else:
+        decisions = judge_batch.submit(quote(pages), quote(taxonomy), threshold, workers)
     return _Pending(items, fetched, judged_indexes, decisions, feed_updates)
 
 
