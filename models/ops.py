@@ -100,7 +100,7 @@ def _sqlite_claims_dir(engine: Engine) -> Path | None:
     if not database or database == ":memory:":
         return None
     path = Path(database).resolve()
-    return path.with_name(path.name + ".claims")
+    return path.with_name(path.name + "-claims")  # beside the -wal and -shm files
 
 
 class FeedClaims:
