@@ -136,6 +136,9 @@ def backfill(
         for url, published in summary.would_fetch:
             typer.echo(f"{_day(published)}  {url}")
     _print_backfill(summary)
+    if summary.documents_read == 0 and summary.problems:
+        url, reason = summary.problems[0]
+        raise UserError(f"nothing could be read from {summary.target} ({url}: {reason})")
 
 
 def _day(value: datetime | None) -> str:

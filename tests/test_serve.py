@@ -100,3 +100,27 @@ def test_serve_registers_deployments_and_a_triggered_ingestion_completes(web: Ne
             os.killpg(process.pid, signal.SIGKILL)
             process.wait(timeout=30)
     assert process.returncode == 0, process.stderr.read().decode() if process.stderr else ""
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_serve_with_a_work_pool_registers_the_deployments_for_workers(monkeypatch: pytest.MonkeyPatch) -> None:
+    from prefect.client.orchestration import get_client
+    from typer.testing import CliRunner
+
+    from flows.cli import UserError, app
+
+    monkeypatch.setenv("RARE_NEWS_SCHEDULE_CRON", "0 0 * * *")  # restored afterwards; --cron overrides it
+    result = CliRunner().invoke(app, ["serve", "--work-pool", "rare-news-test", "--cron", "5 4 * * *"])
+    assert result.exit_code == 0, result.output
+    assert "prefect worker start --pool rare-news-test" in result.output
+    with get_client(sync_client=True) as client:
+        assert client.read_work_pool("rare-news-test").type == "process"
+        for name in ("scheduled-ingest/rare-news", "backfill/rare-news", "reprocess/rare-news"):
+            deployment = client.read_deployment_by_name(name)
+            assert deployment.work_pool_name == "rare-news-test"
+            assert deployment.entrypoint and ":" not in deployment.entrypoint  # a module path, importable anywhere
+        ingest = client.read_deployment_by_name("scheduled-ingest/rare-news")
+    assert [schedule.schedule.cron for schedule in ingest.schedules] == ["5 4 * * *"]  # type: ignore[union-attr]
+
+    bad = CliRunner().invoke(app, ["serve", "--cron", "every tuesday"])
+    assert isinstance(bad.exception, UserError) and "bad schedule" in str(bad.exception)  # main(): one line, exit 2
