@@ -256,7 +256,7 @@ def _in_suite(item: pytest.Item) -> bool:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    last = [item for item in items if _in_suite(item) and item.originalname in RUN_LAST]  # type: ignore[attr-defined]
+    last = [item for item in items if _in_suite(item) and getattr(item, "originalname", None) in RUN_LAST]
     for item in last:
         items.remove(item)
         items.append(item)

@@ -199,11 +199,13 @@ def test_run_killed_between_fetch_and_load_then_rerun_equals_one_clean_run(
 
     engine = get_engine(database_url)
     with engine.connect() as connection:
-        loaded = connection.execute(text("SELECT COUNT(*) FROM seen_entry")).scalar_one()
+        ledger = connection.execute(text("SELECT url FROM seen_entry")).scalars().all()
         stored = connection.execute(text("SELECT COUNT(*) FROM article WHERE origin = 'feed'")).scalar_one()
         runs = connection.execute(text("SELECT status FROM run")).scalars().all()
-    assert {stories[2].slug, stories[3].slug} <= set(web.asked)  # fetched before the kill...
-    assert (loaded, stored) == (2, 2)  # ...but only the first batch had been loaded
+    recorded = {url.rsplit("/", 1)[-1] for url in ledger}
+    fetched_not_loaded = set(web.asked) - recorded
+    assert 0 < len(ledger) == stored < len(stories)  # some batches were loaded...
+    assert fetched_not_loaded - {stories[4].slug}  # ...and pages fetched (the hanging one aside) were not yet
     assert runs == ["running"]  # the killed run could not say so
 
     returncode, out, err = run_cli(["run", "--feeds", str(feeds)], env, tmp_path)
@@ -216,7 +218,8 @@ def test_run_killed_between_fetch_and_load_then_rerun_equals_one_clean_run(
     found = audit(engine, stored=web.titles, entries=web.entry_keys(), whole=True)
     record(
         "SIGKILL between fetch and load, then run again",
-        f"killed with 2 of {len(web.entry_keys())} entries loaded and 2 fetched but not; the re-run left the "
+        f"killed with {len(ledger)} of {len(web.entry_keys())} entries loaded and "
+        f"{len(fetched_not_loaded - {stories[4].slug})} fetched but not; the re-run left the "
         f"same {sum(len(rows) for rows in clean.values())} rows as one clean run (the killed run's row stays "
         "'running')",
         backend=backend_name(database_url),
@@ -310,8 +313,8 @@ def test_full_disk_on_sqlite_is_one_clear_error_and_the_database_stays_readable(
         engine.dispose()
     err = capfd.readouterr().err
     assert exited.value.code == 1
-    lines = [line for line in err.splitlines() if line.strip()]
-    assert lines[-1] == "error: database: database or disk is full", err
+    lines = [line for line in err.splitlines() if line.strip() and "werkzeug" not in line]  # the test's server
+    assert lines == ["error: database: database or disk is full"], err
     assert "Traceback" not in err, err
 
     raw = sqlite3.connect(tmp_path / "small.db")
@@ -394,8 +397,8 @@ def test_postgres_restarted_during_a_run(
             first = "carried on: reconnected after the restart"
         else:
             lines = [line for line in err.splitlines() if line.strip()]
-            assert returncode == 1 and lines[-1].startswith("error: database:"), err
-            first = f"stopped: {lines[-1][:90]!r}"
+            assert returncode == 1 and len(lines) == 1 and lines[0].startswith("error: database:"), err
+            first = f"stopped, exit 1, one line: {lines[0][:80]!r}"
 
         rerun_code, _, rerun_err = run_cli(["run", "--feeds", str(feeds)], env, tmp_path)
         assert rerun_code == 0, rerun_err

@@ -592,7 +592,7 @@ def test_feed_trickling_its_headers_hits_the_total_deadline(hostile: Hostile, re
     feed = hostile.feed("slow-loris headers (feed)", run=1)
     assert feed.last_status == "failed"
     assert feed.last_error == "timed out after 2.5 s (total deadline)"
-    assert hostile.first.seconds < 30
+    assert hostile.first.seconds < 60  # the trickle cost 2.5 s of it, not minutes
     record("slow-loris feed (status line 1 byte / 0.3 s)", f"feed failed: {feed.last_error}; run took "
            f"{hostile.first.seconds:.1f} s", backend=hostile.backend)
 
