@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import ctypes
 import os
+import sys
 from pathlib import Path
 
 from sqlalchemy import Engine
@@ -33,6 +35,25 @@ def quiet_prefect(verbose: bool = False) -> None:
         os.environ.setdefault(name, value)
     if verbose:
         os.environ["PREFECT_LOGGING_LEVEL"] = "INFO"
+
+
+# glibc's mallopt(M_MMAP_THRESHOLD): a fixed threshold also stops glibc from raising it to the size of every large
+# block freed. Left dynamic, the page bodies that fetch threads allocate and free (100 kB to a few MB each) end up
+# in fragmented heaps that are never returned: the flow process grew by 9 MB per batch of 50 pages in `make
+# bench` (160 MB over 1,000 pages), and stayed flat with the threshold fixed.
+_M_MMAP_THRESHOLD = -3
+LARGE_BUFFER_BYTES = 128 * 1024
+
+
+def keep_large_buffers_off_the_heap() -> None:
+    """Allocate large buffers in their own mappings, returned to the system when freed (glibc only)."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallopt(_M_MMAP_THRESHOLD, LARGE_BUFFER_BYTES)
+    except (OSError, AttributeError):  # another C library (musl): nothing to do
+        return
 
 
 def load_taxonomy(settings: Settings) -> Taxonomy:

@@ -20,7 +20,7 @@ from prefect.utilities.annotations import quote
 from connectors.feeds import FeedEntry, FeedPoll, poll_feed
 from connectors.http import Fetcher
 from connectors.pages import PageFetch, fetch_pages
-from flows.common import load_taxonomy, prepare_store, relevance_threshold
+from flows.common import keep_large_buffers_off_the_heap, load_taxonomy, prepare_store, relevance_threshold
 from flows.executor import default_workers, judge_pages, shutdown_pool
 from flows.progress import Reporter
 from flows.settings import FeedSpec, Settings, get_settings, load_feeds_file
@@ -324,6 +324,7 @@ def ingest(
     force: bool = False,
 ) -> RunSummary:
     """One ingestion run over the configured feeds (or FEEDS_FILE's), recorded as a `run` row."""
+    keep_large_buffers_off_the_heap()  # memory stays flat however many pages the run fetches
     settings = settings or get_settings()
     reporter = reporter or Reporter()
     taxonomy = load_taxonomy(settings)
