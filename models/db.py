@@ -57,6 +57,13 @@ def get_engine(url: str) -> Engine:
     )
 
 
+def dialect_insert(connection: Connection, table: Any) -> Any:
+    """INSERT with ON CONFLICT support: SQLAlchemy has it per dialect, and both of ours have it."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    return (postgresql if connection.dialect.name == "postgresql" else sqlite).insert(table)
+
+
 def is_sqlite(bind: Engine | Connection) -> bool:
     return bind.dialect.name == "sqlite"
 

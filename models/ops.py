@@ -25,7 +25,8 @@ from typing import IO, Any
 from sqlalchemy import Engine, delete, func, or_, select, text, update
 from sqlalchemy.engine import Connection, make_url
 
-from models.store import ARTICLE, BAND, FEED, RAW, FeedRow, _insert, replace_tags
+from models.db import dialect_insert
+from models.store import ARTICLE, BAND, FEED, RAW, FeedRow, replace_tags
 from models.tables import utcnow
 
 BACKFILL_PREFIX = "backfill:"
@@ -60,7 +61,7 @@ def ensure_backfill_source(engine: Engine, key: str, name: str) -> FeedRow:
     if not key.startswith(BACKFILL_PREFIX):
         raise ValueError(f"a backfill source key starts with {BACKFILL_PREFIX!r}: {key!r}")
     with engine.begin() as connection:
-        statement = _insert(connection, FEED).on_conflict_do_nothing(index_elements=[FEED.c.url])
+        statement = dialect_insert(connection, FEED).on_conflict_do_nothing(index_elements=[FEED.c.url])
         connection.execute(
             statement,
             {"url": key, "name": name, "topical": True, "enabled": False, "created_at": utcnow()},
@@ -337,7 +338,7 @@ def _apply_extraction(connection: Connection, article_id: int, extraction: Extra
     connection.execute(delete(BAND).where(BAND.c.article_id == article_id))
     if extraction.band_keys:
         rows = [{"band_key": key, "article_id": article_id} for key in dict.fromkeys(extraction.band_keys)]
-        connection.execute(_insert(connection, BAND).on_conflict_do_nothing(), rows)
+        connection.execute(dialect_insert(connection, BAND).on_conflict_do_nothing(), rows)
     return None
 
 

@@ -14,9 +14,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine, bindparam, delete, func, select, text, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
+from models.db import dialect_insert
 from models.stories import StoryPlan, Subject, apply_plan, as_utc, plan_story
 from models.tables import Article, ArticleBand, ArticleTag, Feed, RawPage, Run, SeenEntry, Tag, utcnow
 from transforms.pipeline import ArticleRecord
@@ -38,10 +38,6 @@ FEED_BACKOFF_CAP = timedelta(hours=12)
 # larger; level 6 was the largest single cost of loading a page (`make bench`).
 RAW_HTML_GZIP_LEVEL = 1
 
-
-def _insert(connection: Connection, table: Any) -> Any:
-    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
-    return dialect.insert(table)
 
 
 @dataclass(frozen=True)
@@ -111,7 +107,7 @@ def upsert_feeds(engine: Engine, feeds: Iterable[tuple[str, str | None, bool]]) 
     if not rows:
         return
     with engine.begin() as connection:
-        statement = _insert(connection, FEED)
+        statement = dialect_insert(connection, FEED)
         statement = statement.on_conflict_do_update(
             index_elements=[FEED.c.url],
             set_={
@@ -242,7 +238,7 @@ def _upsert_entries(connection: Connection, outcomes: Sequence[tuple[EntryOutcom
         return
     # Postgres refuses two rows with one key in a single DO UPDATE: keep the last word on each entry.
     unique_rows = list({(row["feed_id"], row["entry_key"]): row for row in rows}.values())
-    statement = _insert(connection, SEEN)
+    statement = dialect_insert(connection, SEEN)
     statement = statement.on_conflict_do_update(
         index_elements=[SEEN.c.feed_id, SEEN.c.entry_key],
         set_={
@@ -283,7 +279,7 @@ def _tag_ids(connection: Connection, tags: set[tuple[str, str]]) -> dict[tuple[s
     if not tags:
         return {}
     rows = [{"kind": kind, "name": name} for kind, name in sorted(tags)]
-    connection.execute(_insert(connection, TAG).on_conflict_do_nothing(), rows)
+    connection.execute(dialect_insert(connection, TAG).on_conflict_do_nothing(), rows)
     found: dict[tuple[str, str], int] = {}
     for kind in {kind for kind, _ in tags}:
         names = [name for k, name in tags if k == kind]
@@ -375,7 +371,7 @@ def replace_tags(
         for kind, name, mentions in tags
     ]
     if rows:
-        connection.execute(_insert(connection, ARTICLE_TAG).on_conflict_do_nothing(), rows)
+        connection.execute(dialect_insert(connection, ARTICLE_TAG).on_conflict_do_nothing(), rows)
 
 
 def load_batch(

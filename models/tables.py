@@ -168,3 +168,13 @@ class Run(SQLModel, table=True):
     irrelevant: int = 0
     failed: int = 0
     seconds: float | None = None
+
+
+class SiteTemplateRow(SQLModel, table=True):
+    """What extraction learned about one site's boilerplate blocks (transforms/templates.py), as JSON."""
+
+    __tablename__ = "site_template"
+
+    site: str = Field(sa_column=Column(Text, primary_key=True))
+    template: str = Field(sa_column=Column(Text, nullable=False))
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))

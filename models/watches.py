@@ -34,8 +34,9 @@ from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Field, SQLModel
 
 from models.cjk_search import cjk_match, has_cjk
+from models.db import dialect_insert
 from models.queries import SearchFilters, _filter_clauses, as_utc, fts5_query
-from models.store import ARTICLE, _insert
+from models.store import ARTICLE
 from models.tables import utcnow
 
 DELIVERIES = ("pending", "sent", "failed", "unsent")
@@ -127,7 +128,7 @@ def _spec(row: Any) -> WatchSpec:
 def add_watch(engine: Engine, spec: WatchSpec) -> WatchSpec:
     with engine.begin() as connection:
         statement = (
-            _insert(connection, WATCH)
+            dialect_insert(connection, WATCH)
             .values(
                 name=spec.name,
                 query=spec.query,
@@ -234,7 +235,7 @@ def record_matches(engine: Engine, article_ids: Sequence[int], *, run_id: int | 
             row = {"watch_id": spec.id, "run_id": run_id, "matched_at": utcnow(), "delivery": "pending"}
             rows = [{**row, "article_id": article_id} for article_id in ids]
             statement = (
-                _insert(connection, WATCH_MATCH)
+                dialect_insert(connection, WATCH_MATCH)
                 .values(rows)
                 .on_conflict_do_nothing(index_elements=[WATCH_MATCH.c.watch_id, WATCH_MATCH.c.article_id])
                 .returning(WATCH_MATCH.c.article_id)
