@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
@@ -28,10 +28,20 @@ from flows.watches import WatchReport, after_run
 from models import store
 from models.ops import FeedClaims
 from models.store import BatchResult, EntryOutcome, FeedRow, FeedUpdate
+from models.templates import load_templates
 from transforms.extract import EntryHints
-from transforms.pipeline import Decision, PageInput
+from transforms.pipeline import Decision, PageInput, learn_site_templates
 from transforms.relevance import entry_looks_relevant
 from transforms.tag import Taxonomy
+from transforms.templates import SiteTemplate, template_site
+
+T = TypeVar("T")
+
+
+def unwalked(value: T) -> T:
+    """Hand a task a value Prefect passes through as is: it would otherwise walk every page, entry and
+    taxonomy term looking for futures (about a tenth of the flow process's CPU per page in `make bench`)."""
+    return cast(T, quote(value))
 
 
 @dataclass(frozen=True)
@@ -130,9 +140,19 @@ def judge_batch(pages: list[PageInput], taxonomy: Taxonomy, threshold: float, wo
 
 @task(name="load-batch", cache_policy=NO_CACHE)
 def load_batch(
-    engine: Any, outcomes: list[EntryOutcome], updates: list[FeedUpdate], near_threshold: float
+    engine: Any,
+    outcomes: list[EntryOutcome],
+    updates: list[FeedUpdate],
+    near_threshold: float,
+    site_templates: dict[str, str] | None = None,
 ) -> BatchResult:
-    return store.load_batch(engine, outcomes=outcomes, feed_updates=updates, near_threshold=near_threshold)
+    return store.load_batch(
+        engine,
+        outcomes=outcomes,
+        feed_updates=updates,
+        near_threshold=near_threshold,
+        site_templates=site_templates,
+    )
 
 
 # --- planning: which entries need work (pure orchestration over the ledger) --------------------------------
@@ -236,6 +256,8 @@ class _Pending:
     judged_indexes: list[int]
     decisions: PrefectFuture[list[Decision]]
     feed_updates: list[FeedUpdate]
+    pages: list[PageInput]
+    templates: dict[str, SiteTemplate | None]
 
 
 def _plan_run(
@@ -282,6 +304,7 @@ def _validators_due(work: Sequence[WorkItem], polls: dict[int, FeedPoll], offset
 
 
 def _start_batch(
+    engine: Any,
     fetcher: Fetcher,
     items: list[WorkItem],
     feed_updates: list[FeedUpdate],
@@ -293,27 +316,37 @@ def _start_batch(
 ) -> _Pending:
     """Fetch a batch's pages now; judging them runs on the task runner while the next batch is fetched."""
     to_fetch = [index for index, item in enumerate(items) if item.decided is None]
-    # quote(): Prefect would otherwise walk every page, entry and taxonomy term looking for futures (it was
-    # about a tenth of the flow process's CPU per page in `make bench`).
-    fetched_list = fetch_batch(fetcher, quote([items[i] for i in to_fetch]), quote(settings), reporter)
+    fetched_list = fetch_batch(fetcher, unwalked([items[i] for i in to_fetch]), unwalked(settings), reporter)
     fetched = dict(zip(to_fetch, fetched_list, strict=True))
     summary.pages_fetched += sum(1 for result in fetched_list if result.page is not None)
     judged_indexes = [index for index, result in fetched.items() if result.page is not None]
-    pages = [_page_input(items[index], fetched[index]) for index in judged_indexes]
+    templates = _site_templates(engine, [fetched[index] for index in judged_indexes])
+    pages = [_page_input(items[index], fetched[index], templates) for index in judged_indexes]
     # On Dask, the cluster parallelises across batches: one process per batch there, no pool inside it.
     workers = 1 if settings.runner == "dask" else settings.extract_workers or default_workers()
     if settings.runner == "dask":  # Dask takes quote() (a tuple) apart before Prefect sees it: send plain values
         decisions = judge_batch.submit(pages, taxonomy, threshold, workers)
     else:
-        decisions = judge_batch.submit(quote(pages), quote(taxonomy), threshold, workers)
-    return _Pending(items, fetched, judged_indexes, decisions, feed_updates)
+        decisions = judge_batch.submit(unwalked(pages), unwalked(taxonomy), threshold, workers)
+    return _Pending(items, fetched, judged_indexes, decisions, feed_updates, pages, templates)
+
+
+def _site_templates(engine: Any, fetched: Sequence[PageFetch]) -> dict[str, SiteTemplate | None]:
+    """The stored template of each site in the batch (None where nothing was learned yet)."""
+    sites = {template_site(result.page.final_url) for result in fetched if result.page is not None}
+    stored = load_templates(engine, sites)
+    return {site: SiteTemplate.from_json(stored[site]) if site in stored else None for site in sites}
 
 
 def _finish_batch(engine: Any, pending: _Pending, settings: Settings, summary: RunSummary) -> None:
-    decisions = dict(zip(pending.judged_indexes, pending.decisions.result(), strict=True))
+    judged = pending.decisions.result()
+    decisions = dict(zip(pending.judged_indexes, judged, strict=True))
     outcomes = _outcomes(pending.items, pending.fetched, decisions)
-    updates = quote(pending.feed_updates)
-    summary.add_batch(load_batch(engine, quote(outcomes), updates, settings.near_duplicate_threshold))
+    learned = learn_site_templates(pending.templates, list(zip(pending.pages, judged, strict=True)))
+    templates = {site: template.to_json() for site, template in learned.items()}
+    updates = unwalked(pending.feed_updates)
+    result = load_batch(engine, unwalked(outcomes), updates, settings.near_duplicate_threshold, unwalked(templates))
+    summary.add_batch(result)
 
 
 @flow(name="ingest", validate_parameters=False, log_prints=False)
@@ -336,7 +369,7 @@ def ingest(
         feeds = _due_feeds(_select_feeds(engine, settings, feeds_file), force, summary)
         feeds = claims.take(feeds, on_busy=lambda feed: reporter.line(f"feed taken by another run now: {feed.url}"))
         with Fetcher(settings.fetch_policy()) as fetcher:
-            polls = poll_feeds(fetcher, quote(feeds), quote(settings))
+            polls = poll_feeds(fetcher, unwalked(feeds), unwalked(settings))
             work = _plan_run(engine, feeds, polls, taxonomy, settings, summary, reporter)
             poll_of = {feed.id: poll for feed, poll in zip(feeds, polls, strict=True)}
             reporter.start("Fetching articles", sum(1 for item in work if item.decided is None))
@@ -344,7 +377,9 @@ def ingest(
             for offset in range(0, len(work), settings.batch_size):
                 items = list(work[offset : offset + settings.batch_size])
                 updates = _validators_due(work, poll_of, offset, len(items))
-                started = _start_batch(fetcher, items, updates, taxonomy, threshold, settings, summary, reporter)
+                started = _start_batch(
+                    engine, fetcher, items, updates, taxonomy, threshold, settings, summary, reporter
+                )
                 if pending is not None:
                     _finish_batch(engine, pending, settings, summary)
                 pending = started
@@ -391,10 +426,11 @@ def _utc(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value
 
 
-def _page_input(item: WorkItem, result: PageFetch) -> PageInput:
+def _page_input(item: WorkItem, result: PageFetch, templates: dict[str, SiteTemplate | None]) -> PageInput:
     page = result.page
     assert page is not None
     return PageInput(
+        template=templates.get(template_site(page.final_url)),
         url=item.entry.url or page.url,
         final_url=page.final_url,
         body=page.body,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 import gzip
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -19,6 +19,7 @@ from sqlalchemy.engine import Connection
 from models.db import dialect_insert
 from models.stories import StoryPlan, Subject, apply_plan, as_utc, plan_story
 from models.tables import Article, ArticleBand, ArticleTag, Feed, RawPage, Run, SeenEntry, Tag, utcnow
+from models.templates import save_templates
 from transforms.pipeline import ArticleRecord
 
 FEED = Feed.__table__  # type: ignore[attr-defined]
@@ -380,6 +381,7 @@ def load_batch(
     outcomes: Sequence[EntryOutcome],
     feed_updates: Sequence[FeedUpdate] = (),
     near_threshold: float = 0.8,
+    site_templates: Mapping[str, str] | None = None,
 ) -> BatchResult:
     """Store a batch in one transaction: articles (exact copies skipped), tags, bands, ledger, feed state."""
     result = BatchResult()
@@ -413,6 +415,7 @@ def load_batch(
             ledger.append((_with_status(outcome, "loaded", None), article_id))
         _upsert_entries(connection, ledger)
         _apply_feed_updates(connection, feed_updates)
+        save_templates(connection, site_templates or {})
     return result
 
 

@@ -7,6 +7,7 @@ The flow hands batches of fetched pages here (in worker processes when there are
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
@@ -15,6 +16,7 @@ from transforms.dedup import band_keys, body_sha256, minhash_signature
 from transforms.extract import EXTRACTOR_VERSION, EntryHints, ExtractedArticle, extract_article
 from transforms.relevance import score_article
 from transforms.tag import Taxonomy, tag_text
+from transforms.templates import SiteTemplate, learn_template, template_site
 
 # Bodies shorter than this are extraction failures (a paywall, a video page), not articles. A CJK character
 # carries about a word's worth of meaning, so it counts twice.
@@ -62,6 +64,7 @@ class Decision:
     status: str  # "relevant" | "irrelevant" | "failed"
     reason: str | None = None
     record: ArticleRecord | None = None
+    block_keys: tuple[str, ...] = ()  # the page's body blocks, for learning its site's template
 
 
 def judge_article(
@@ -122,6 +125,7 @@ class PageInput:
     hints: EntryHints | None = None
     feed_id: int | None = None
     origin: str = "feed"
+    template: SiteTemplate | None = None  # what earlier pages taught about this site's boilerplate
 
 
 def judge_page(page: PageInput, *, taxonomy: Taxonomy, threshold: float) -> Decision:
@@ -129,8 +133,10 @@ def judge_page(page: PageInput, *, taxonomy: Taxonomy, threshold: float) -> Deci
     process sends back only what it computed."""
     if page.content_type and not _looks_like_html(page.content_type):
         return Decision("failed", f"not an HTML page (Content-Type {page.content_type})")
-    extracted = extract_article(page.body, url=page.final_url, header_charset=page.header_charset, hints=page.hints)
-    return judge_article(
+    extracted = extract_article(
+        page.body, url=page.final_url, header_charset=page.header_charset, hints=page.hints, template=page.template
+    )
+    decision = judge_article(
         extracted,
         url=page.url,
         final_url=page.final_url,
@@ -139,6 +145,7 @@ def judge_page(page: PageInput, *, taxonomy: Taxonomy, threshold: float) -> Deci
         threshold=threshold,
         feed_id=page.feed_id,
     )
+    return replace(decision, block_keys=extracted.block_keys)
 
 
 def attach_page(decision: Decision, page: PageInput) -> Decision:
@@ -154,7 +161,22 @@ def attach_page(decision: Decision, page: PageInput) -> Decision:
         etag=page.etag,
         last_modified=page.last_modified,
     )
-    return Decision(decision.status, decision.reason, record)
+    return replace(decision, record=record)
+
+
+def learn_site_templates(
+    templates: Mapping[str, SiteTemplate | None], judged: Sequence[tuple[PageInput, Decision]]
+) -> dict[str, SiteTemplate]:
+    """Templates updated with a batch's pages, site by site in URL order (the same lesson whatever the order
+    the pages were fetched in)."""
+    learned: dict[str, SiteTemplate] = {}
+    for page, decision in sorted(judged, key=lambda pair: pair[0].final_url):
+        if not decision.block_keys:
+            continue
+        site = template_site(page.final_url)
+        current = learned.get(site) or templates.get(site)
+        learned[site] = learn_template(current, decision.block_keys)
+    return learned
 
 
 def process_page(page: PageInput, *, taxonomy: Taxonomy, threshold: float) -> Decision:
