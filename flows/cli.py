@@ -41,6 +41,11 @@ class OutputFormat(StrEnum):
     json = "json"
 
 
+class Runner(StrEnum):
+    threads = "threads"
+    dask = "dask"
+
+
 class ExportFormat(StrEnum):
     jsonl = "jsonl"
     csv = "csv"
@@ -102,10 +107,19 @@ def run(
     ] = None,
     force: Annotated[bool, typer.Option(help="Poll feeds that are backing off after failures too.")] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show Prefect's own logs.")] = False,
+    runner: Annotated[
+        Runner | None,
+        typer.Option(
+            help="Where extraction batches run: threads (a local process pool) or dask "
+            "(RARE_NEWS_DASK_ADDRESS, or a temporary local cluster)."
+        ),
+    ] = None,
     database_url: DatabaseOption = None,
 ) -> None:
     """Run one ingestion now: poll the feeds, fetch new entries, store the rare-earth articles, print a summary."""
     settings = _settings(database_url)
+    if runner is not None:
+        settings = settings.model_copy(update={"runner": runner.value})
     if feeds is not None and not feeds.exists():
         raise UserError(f"feeds file not found: {feeds}")
     from flows.settings import load_feeds_file
@@ -114,12 +128,12 @@ def run(
     from flows.common import quiet_prefect
 
     quiet_prefect(verbose)  # before Prefect is imported: it reads its settings at import
-    from flows.ingest import ingest
+    from flows.ingest import ingest_flow
     from flows.progress import Reporter
 
     if not verbose:
         _without_failure_reports("prefect.flow_runs", "prefect.task_runs")
-    summary = ingest(feeds_file=feeds, settings=settings, reporter=Reporter.for_terminal(), force=force)
+    summary = ingest_flow(settings)(feeds_file=feeds, settings=settings, reporter=Reporter.for_terminal(), force=force)
     _print_summary(summary)
 
 
@@ -353,9 +367,7 @@ def export(
     from models.queries import iter_articles
 
     engine = _engine(_settings(database_url))
-    articles = iter_articles(
-        engine, since=_parse_date(since, "--since"), include_duplicates=include_duplicates
-    )
+    articles = iter_articles(engine, since=_parse_date(since, "--since"), include_duplicates=include_duplicates)
     handle = out.open("w", encoding="utf-8", newline="") if out else sys.stdout
     try:
         if output is ExportFormat.jsonl:
@@ -366,9 +378,7 @@ def export(
             for article in articles:
                 row = article.as_dict()
                 row["authors"] = "; ".join(row["authors"])
-                row["tags"] = "; ".join(
-                    f"{kind}:{name}" for kind, names in row["tags"].items() for name in names
-                )
+                row["tags"] = "; ".join(f"{kind}:{name}" for kind, names in row["tags"].items() for name in names)
                 if writer is None:
                     writer = csv.DictWriter(handle, fieldnames=list(row))
                     writer.writeheader()

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import functools
 import gzip
+import random
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, bindparam, delete, func, select, text, update
+from sqlalchemy import Engine, and_, bindparam, case, delete, func, select, text, update
 from sqlalchemy.engine import Connection
 
 from models.db import dialect_insert
@@ -38,7 +39,6 @@ FEED_BACKOFF_CAP = timedelta(hours=12)
 # Raw pages are kept for offline reprocessing. Level 1 takes under half of level 6's CPU for files about a fifth
 # larger; level 6 was the largest single cost of loading a page (`make bench`).
 RAW_HTML_GZIP_LEVEL = 1
-
 
 
 @dataclass(frozen=True)
@@ -102,9 +102,7 @@ class FeedRow:
 
 def upsert_feeds(engine: Engine, feeds: Iterable[tuple[str, str | None, bool]]) -> None:
     """Add feeds (url, name, topical); a feed already known keeps its state and takes the new name/topical."""
-    rows = [
-        {"url": url, "name": name, "topical": topical, "created_at": utcnow()} for url, name, topical in feeds
-    ]
+    rows = [{"url": url, "name": name, "topical": topical, "created_at": utcnow()} for url, name, topical in feeds]
     if not rows:
         return
     with engine.begin() as connection:
@@ -155,7 +153,8 @@ def _apply_feed_updates(connection: Connection, updates: Sequence[FeedUpdate]) -
                 ).scalar_one_or_none()
                 or 0
             ) + 1
-            backoff = min(timedelta(minutes=2 ** min(failures, 10)), FEED_BACKOFF_CAP)
+            # Jitter spreads feeds that failed together (one host down) so they are not retried in lockstep.
+            backoff = min(timedelta(minutes=2 ** min(failures, 10)), FEED_BACKOFF_CAP) * random.uniform(0.8, 1.2)
             if item.retry_after:
                 backoff = max(backoff, timedelta(seconds=item.retry_after))
             values: dict[str, Any] = {
@@ -243,7 +242,11 @@ def _upsert_entries(connection: Connection, outcomes: Sequence[tuple[EntryOutcom
     statement = statement.on_conflict_do_update(
         index_elements=[SEEN.c.feed_id, SEEN.c.entry_key],
         set_={
-            "status": statement.excluded.status,
+            # An entry once loaded stays loaded: meeting its own article again later is not a duplicate.
+            "status": case(
+                (and_(SEEN.c.status == "loaded", statement.excluded.status == "duplicate"), SEEN.c.status),
+                else_=statement.excluded.status,
+            ),
             "attempts": SEEN.c.attempts + 1,
             "last_error": statement.excluded.last_error,
             "retryable": statement.excluded.retryable,
@@ -302,9 +305,7 @@ def _article_insert(columns: tuple[str, ...]) -> Any:
     )
 
 
-def _insert_article(
-    connection: Connection, record: ArticleRecord, near_threshold: float
-) -> tuple[int | None, bool]:
+def _insert_article(connection: Connection, record: ArticleRecord, near_threshold: float) -> tuple[int | None, bool]:
     """Insert one article unless an exact copy exists, into its story. Returns (new id or None, joined a story).
 
     A copy is inserted pointing at its story's canonical article; when it is itself the new canonical
@@ -368,8 +369,7 @@ def replace_tags(
     connection.execute(delete(ARTICLE_TAG).where(ARTICLE_TAG.c.article_id == article_id))
     ids = tag_ids if tag_ids is not None else _tag_ids(connection, {(kind, name) for kind, name, _ in tags})
     rows = [
-        {"article_id": article_id, "tag_id": ids[(kind, name)], "mentions": mentions}
-        for kind, name, mentions in tags
+        {"article_id": article_id, "tag_id": ids[(kind, name)], "mentions": mentions} for kind, name, mentions in tags
     ]
     if rows:
         connection.execute(dialect_insert(connection, ARTICLE_TAG).on_conflict_do_nothing(), rows)
@@ -404,9 +404,7 @@ def load_batch(
             if article_id is None:
                 result.duplicates += 1
                 existing = _existing_article_id(connection, record)
-                ledger.append(
-                    (_with_status(outcome, "duplicate", "exact copy of a stored article"), existing)
-                )
+                ledger.append((_with_status(outcome, "duplicate", "exact copy of a stored article"), existing))
                 continue
             replace_tags(connection, article_id, record.tags, tag_ids=tag_ids)
             result.stored += 1
@@ -439,9 +437,7 @@ def start_run(engine: Engine, flow: str) -> int:
         return int(connection.execute(statement).scalar_one())
 
 
-def finish_run(
-    engine: Engine, run_id: int, *, status: str, counts: dict[str, int], error: str | None = None
-) -> None:
+def finish_run(engine: Engine, run_id: int, *, status: str, counts: dict[str, int], error: str | None = None) -> None:
     with engine.begin() as connection:
         started = connection.execute(select(RUN.c.started_at).where(RUN.c.id == run_id)).scalar_one()
         finished = utcnow()

@@ -85,7 +85,7 @@ def test_loading_the_same_batch_twice_stores_each_article_once(engine) -> None: 
     assert (second.stored, second.duplicates) == (0, 2)
     assert [a.title for a in iter_articles(engine)] == ["Lynas", "Ganzhou"]
     states = store.entry_states(engine, feed_id, ["a", "b", "c"])
-    assert states["a"][0] == "duplicate" and states["a"][1] == 2  # attempts counted, status is the last word
+    assert states["a"] == ("loaded", 2)  # a loaded entry stays loaded when its article is met again
     assert states["c"] == ("irrelevant", 2)
 
 
