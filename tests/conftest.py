@@ -106,3 +106,18 @@ def settings_for(tmp_path: Path):  # type: ignore[no-untyped-def]
         return get_settings(**values)
 
     return make
+
+
+@pytest.fixture
+def web() -> Iterator[object]:
+    """A news web on a threaded loopback server (tests/newsweb.py), stopped after the test."""
+    from pytest_httpserver import HTTPServer
+
+    from tests.newsweb import NewsWeb
+
+    server = HTTPServer(host="127.0.0.1", port=0, threaded=True)
+    server.start()
+    yield NewsWeb(server)
+    server.clear()
+    if server.is_running():
+        server.stop()

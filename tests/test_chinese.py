@@ -13,7 +13,6 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-from pytest_httpserver import HTTPServer
 from sqlalchemy import text
 from typer.testing import CliRunner
 
@@ -226,16 +225,6 @@ def test_postgres_has_a_trigram_index_for_chinese_search(database_url: str) -> N
 
 
 # --- end to end: feeds of Chinese pages, `rare-news run`, `rare-news search 稀土` --------------------------------
-
-
-@pytest.fixture
-def web() -> Iterator[NewsWeb]:
-    server = HTTPServer(host="127.0.0.1", port=0, threaded=True)
-    server.start()
-    yield NewsWeb(server)
-    server.clear()
-    if server.is_running():
-        server.stop()
 
 
 def invoke(*args: str) -> str:

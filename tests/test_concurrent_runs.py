@@ -8,11 +8,9 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from pytest_httpserver import HTTPServer
 from sqlalchemy import text
 from werkzeug import Request, Response
 
@@ -23,16 +21,6 @@ from tests.test_backfill import ILUKA, NEO, env_for
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 STORIES = (LYNAS, GANZHOU, BAOTOU, ILUKA, NEO)
 PAGE_DELAY = 0.8  # seconds per article page: the first run holds its feed long enough for the second to meet it
-
-
-@pytest.fixture
-def web() -> Iterator[NewsWeb]:
-    server = HTTPServer(host="127.0.0.1", port=0, threaded=True)
-    server.start()
-    yield NewsWeb(server)
-    server.clear()
-    if server.is_running():
-        server.stop()
 
 
 def _slow(page: str):  # type: ignore[no-untyped-def]

@@ -7,7 +7,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from pytest_httpserver import HTTPServer
 from sqlalchemy import text
 
 from models.db import get_engine
@@ -15,16 +14,6 @@ from tests.newsweb import BAOTOU, GANZHOU, LYNAS, NewsWeb, article_html, rss
 from tests.test_backfill import ILUKA, NEO
 
 STORIES = (LYNAS, GANZHOU, BAOTOU, ILUKA, NEO)
-
-
-@pytest.fixture
-def web() -> Iterator[NewsWeb]:
-    server = HTTPServer(host="127.0.0.1", port=0, threaded=True)
-    server.start()
-    yield NewsWeb(server)
-    server.clear()
-    if server.is_running():
-        server.stop()
 
 
 @pytest.fixture(scope="module")

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
-from pytest_httpserver import HTTPServer
 
 from connectors.feeds import NotAFeedError, parse_feed, poll_feed
 from connectors.http import Fetcher, FetchPolicy
@@ -80,14 +78,6 @@ def test_entry_limit_keeps_the_first_entries() -> None:
     items = [(f"g{i}", f"https://example.com/{i}", f"t{i}", WHEN, "s") for i in range(500)]
     entries = parse_feed(rss(items).encode(), url="https://example.com/feed", limit=20).entries
     assert [entry.entry_key for entry in entries] == [f"g{i}" for i in range(20)]
-
-
-@pytest.fixture
-def web() -> Iterator[NewsWeb]:
-    server = HTTPServer(host="127.0.0.1", port=0, threaded=True)
-    server.start()
-    yield NewsWeb(server)
-    server.stop()
 
 
 def test_second_poll_sends_conditional_get_and_gets_not_modified(web: NewsWeb) -> None:

@@ -8,12 +8,10 @@ a page over the size cap, a gzip bomb, a redirect loop and a windows-1252 page.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
 import pytest
-from pytest_httpserver import HTTPServer
 from typer.testing import CliRunner
 
 from flows.cli import app
@@ -60,16 +58,6 @@ ON_TOPIC = {LYNAS.title, GANZHOU.title, BAOTOU.title, MP.title, MYANMAR.title}
 def _item(web: NewsWeb, story: Story, path: str | None = None, guid: str | None = None):  # type: ignore[no-untyped-def]
     link = web.url(path or f"/news/{story.slug}")
     return (guid or link, link, story.title, story.published, story.paragraphs[0][:200])
-
-
-@pytest.fixture
-def web() -> Iterator[NewsWeb]:
-    server = HTTPServer(host="127.0.0.1", port=0, threaded=True)
-    server.start()
-    yield NewsWeb(server)
-    server.clear()
-    if server.is_running():
-        server.stop()
 
 
 def build_web(web: NewsWeb, tmp_path: Path) -> Path:

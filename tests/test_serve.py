@@ -9,11 +9,9 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from pytest_httpserver import HTTPServer
 from sqlalchemy import text
 
 from models.db import get_engine
@@ -22,16 +20,6 @@ from tests.test_backfill import env_for
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 CRON = "17 3 * * 1"  # far from now: the only run in this test is the one it triggers
-
-
-@pytest.fixture
-def web() -> Iterator[NewsWeb]:
-    server = HTTPServer(host="127.0.0.1", port=0, threaded=True)
-    server.start()
-    yield NewsWeb(server)
-    server.clear()
-    if server.is_running():
-        server.stop()
 
 
 def _wait_for_deployment(client: object, name: str, process: subprocess.Popen[bytes], seconds: float) -> object:
