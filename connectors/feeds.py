@@ -98,7 +98,7 @@ def parse_feed(body: bytes, *, url: str, content_type: str | None = None, limit:
     # No content-location: feedparser would resolve ids against it; links are resolved here, ids kept as given.
     headers = {"content-type": content_type or "application/xml"}
     if _declares_entities(body, headers):
-        raise NotAFeedError("feed declares XML entities (refused: entity expansion is never done)")
+        raise NotAFeedError("refused: the feed declares XML entities (they are never expanded)")
     parsed = feedparser.parse(io.BytesIO(body), response_headers=headers, resolve_relative_uris=False)
     if not parsed.get("version") and not parsed.entries:
         looked_like = "an HTML page" if b"<html" in body[:2048].lower() else "not a feed"

@@ -12,6 +12,7 @@ on, and L and D are sums of what `audit()` found in the databases.
 
 from __future__ import annotations
 
+import textwrap
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -107,17 +108,22 @@ class Collector:
         return survived, failed, sum(r.lost for r in self.rows), sum(r.duplicated for r in self.rows)
 
     def lines(self, width: int = 160) -> list[str]:
+        """The table, long cells wrapped rather than cut, then the line of figures."""
         grouped = self.faults()
         fault_width = min(56, max([len("fault"), *(len(name) for name in grouped)]))
         result_width = len("ok: sqlite, postgres")
-        what_width = max(30, width - fault_width - result_width - 4)
+        what_width = max(40, width - fault_width - result_width - 4)
         header = f"{'fault':<{fault_width}}  {'what happened':<{what_width}}  result"
         out = [header, "-" * (fault_width + what_width + result_width + 4)]
         for name, rows in grouped.items():
             what = next((row.what for row in rows if row.backend in ("sqlite", "-")), rows[0].what)
-            text = " ".join(what.split())
-            text = text if len(text) <= what_width else text[: what_width - 1] + "…"
-            out.append(f"{name[:fault_width]:<{fault_width}}  {text:<{what_width}}  {_result(rows)}")
+            whats = textwrap.wrap(" ".join(what.split()), what_width) or [""]
+            names = textwrap.wrap(name, fault_width) or [""]
+            for index in range(max(len(whats), len(names))):
+                left = names[index] if index < len(names) else ""
+                middle = whats[index] if index < len(whats) else ""
+                right = _result(rows) if index == 0 else ""
+                out.append(f"{left:<{fault_width}}  {middle:<{what_width}}  {right}".rstrip())
         orphans = self.failed_nodeids - {row.nodeid for row in self.rows}
         out.extend(f"FAILED before recording a row: {nodeid}" for nodeid in sorted(orphans))
         survived, failed, lost, duplicated = self.totals()
