@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -27,7 +27,7 @@ from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 
 from connectors.http import Fetcher
-from connectors.pages import PageFetch, fetch_pages
+from connectors.pages import PageFetch
 from connectors.sitemaps import (
     Candidate,
     Discovery,
@@ -38,9 +38,9 @@ from connectors.sitemaps import (
 )
 from flows.common import load_taxonomy, prepare_store, relevance_threshold
 from flows.executor import default_workers, shutdown_pool
-from flows.ingest import judge_batch, load_batch
+from flows.ingest import fetch_batch, judge_batch, load_batch
 from flows.progress import Reporter
-from flows.settings import ConfigError, Settings, get_settings
+from flows.settings import ConfigError, Settings, get_settings, parse_date
 from models import ops, store
 from models.store import BatchResult, EntryOutcome, FeedRow
 from transforms.canonical import canonical_url
@@ -72,19 +72,6 @@ class BackfillRequest:
         return f"{ops.BACKFILL_PREFIX}{self.source.value}:{self.target}"
 
 
-def _to_datetime(value: date | datetime | str | None, option: str) -> datetime | None:
-    if value is None or value == "":
-        return None
-    if isinstance(value, str):
-        try:
-            value = datetime.fromisoformat(value)
-        except ValueError:
-            raise ConfigError(f"{option} {value!r} is not a date (use YYYY-MM-DD)") from None
-    if not isinstance(value, datetime):
-        value = datetime(value.year, value.month, value.day)
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
 def make_request(
     *,
     since: date | datetime | str,
@@ -94,11 +81,11 @@ def make_request(
     file: str | Path | None = None,
 ) -> BackfillRequest:
     """A checked request; a user's mistake is a one-line ConfigError."""
-    start = _to_datetime(since, "--since")
+    start = parse_date(since, "--since")
     if start is None:
         raise ConfigError("--since is required (YYYY-MM-DD)")
     try:
-        window = Window(start, _to_datetime(until, "--until"))
+        window = Window(start, parse_date(until, "--until"))
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
     try:
@@ -193,18 +180,6 @@ def discover(fetcher: Fetcher, request: BackfillRequest, settings: Settings) -> 
         return url_file_candidates(Path(request.target), request.window)
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read URL file {request.target}: {exc}") from None
-
-
-@task(name="fetch-backfill-pages", cache_policy=NO_CACHE)
-def fetch_batch(fetcher: Fetcher, urls: Sequence[str], settings: Settings, reporter: Reporter) -> list[PageFetch]:
-    return fetch_pages(
-        fetcher,
-        urls,
-        concurrency=settings.fetch_concurrency,
-        retries=settings.fetch_retries,
-        check_robots=settings.respect_robots,
-        on_done=lambda _: reporter.advance(),
-    )
 
 
 # --- planning and outcomes (orchestration over the ledger) ------------------------------------------------

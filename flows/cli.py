@@ -9,7 +9,7 @@ from __future__ import annotations
 import csv
 import json
 import sys
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -62,16 +62,6 @@ def _engine(settings: Settings, *, create: bool = True) -> Engine:
     from flows.common import prepare_store
 
     return prepare_store(settings)
-
-
-def _parse_date(value: str | None, option: str) -> datetime | None:
-    if value is None:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        raise UserError(f"{option} {value!r} is not a date (use YYYY-MM-DD)") from None
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
 def _console() -> Any:
@@ -260,6 +250,7 @@ def search(
     database_url: DatabaseOption = None,
 ) -> None:
     """Full-text search, best match first, with tag and date filters; every copy of a story, or one row each."""
+    from flows.settings import parse_date
     from models.queries import SearchFilters, search_articles
 
     filters = SearchFilters(
@@ -267,8 +258,8 @@ def search(
         company=company,
         place=place,
         topic=topic,
-        since=_parse_date(since, "--since"),
-        until=_parse_date(until, "--until"),
+        since=parse_date(since, "--since"),
+        until=parse_date(until, "--until"),
     )
     hits = search_articles(_engine(_settings(database_url)), query, filters=filters, limit=limit, distinct=distinct)
     if output is OutputFormat.json:
@@ -364,10 +355,11 @@ def export(
     database_url: DatabaseOption = None,
 ) -> None:
     """Every stored article: one JSON object a line, or CSV with tags flattened."""
+    from flows.settings import parse_date
     from models.queries import iter_articles
 
     engine = _engine(_settings(database_url))
-    articles = iter_articles(engine, since=_parse_date(since, "--since"), include_duplicates=include_duplicates)
+    articles = iter_articles(engine, since=parse_date(since, "--since"), include_duplicates=include_duplicates)
     handle = out.open("w", encoding="utf-8", newline="") if out else sys.stdout
     try:
         if output is ExportFormat.jsonl:

@@ -63,14 +63,15 @@ def report(
     Stories per week by element and by topic, the companies and places most mentioned, the stories carried by
     the most outlets, the newest articles with links, and feed health.
     """
+    from flows.settings import parse_date
     from models.report_queries import report_data
     from transforms.report import render_report
 
     cli = _cli()
     data = report_data(
         cli._engine(cli._settings(database_url)),
-        since=cli._parse_date(since, "--since"),
-        until=cli._parse_date(until, "--until"),
+        since=parse_date(since, "--since"),
+        until=parse_date(until, "--until"),
     )
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(render_report(data), encoding="utf-8")

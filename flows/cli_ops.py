@@ -198,9 +198,9 @@ def reprocess(
 
     quiet_prefect(verbose)
     settings = _settings(database_url)
-    from flows.cli import _parse_date
+    from flows.settings import parse_date
 
-    _parse_date(since, "--since")  # a bad date is one line, before Prefect starts
+    parse_date(since, "--since")  # a bad date is one line, before Prefect starts
     from flows.progress import Reporter
     from flows.reprocess import reprocess as reprocess_flow
     from flows.settings import ConfigError

@@ -121,8 +121,8 @@ def poll_feeds(fetcher: Fetcher, feeds: Sequence[FeedRow], settings: Settings) -
 
 
 @task(name="fetch-pages", cache_policy=NO_CACHE)
-def fetch_batch(fetcher: Fetcher, items: Sequence[WorkItem], settings: Settings, reporter: Reporter) -> list[PageFetch]:
-    urls = [item.entry.url or "" for item in items]
+def fetch_batch(fetcher: Fetcher, urls: Sequence[str], settings: Settings, reporter: Reporter) -> list[PageFetch]:
+    """Article pages, politely and with retries on passing errors (connectors/pages.py); never raises for a page."""
     return fetch_pages(
         fetcher,
         urls,
@@ -316,7 +316,7 @@ def _start_batch(
 ) -> _Pending:
     """Fetch a batch's pages now; judging them runs on the task runner while the next batch is fetched."""
     to_fetch = [index for index, item in enumerate(items) if item.decided is None]
-    fetched_list = fetch_batch(fetcher, unwalked([items[i] for i in to_fetch]), unwalked(settings), reporter)
+    fetched_list = fetch_batch(fetcher, [items[i].entry.url or "" for i in to_fetch], unwalked(settings), reporter)
     fetched = dict(zip(to_fetch, fetched_list, strict=True))
     summary.pages_fetched += sum(1 for result in fetched_list if result.page is not None)
     judged_indexes = [index for index, result in fetched.items() if result.page is not None]

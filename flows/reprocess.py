@@ -18,7 +18,7 @@ second reprocess with nothing changed touches nothing (unless forced).
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -28,7 +28,7 @@ from prefect.cache_policies import NO_CACHE
 from flows.common import load_taxonomy, prepare_store, relevance_threshold
 from flows.executor import default_workers, judge_pages, shutdown_pool
 from flows.progress import Reporter
-from flows.settings import ConfigError, Settings, get_settings
+from flows.settings import ConfigError, Settings, get_settings, parse_date
 from models import ops, store
 from models.ops import Extraction, Revision, StoredArticle
 from transforms.extract import EXTRACTOR_VERSION, EntryHints
@@ -67,19 +67,6 @@ class ReprocessSummary:
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-
-def _to_datetime(value: date | datetime | str | None) -> datetime | None:
-    if value is None or value == "":
-        return None
-    if isinstance(value, str):
-        try:
-            value = datetime.fromisoformat(value)
-        except ValueError:
-            raise ConfigError(f"--since {value!r} is not a date (use YYYY-MM-DD)") from None
-    if not isinstance(value, datetime):
-        value = datetime(value.year, value.month, value.day)
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def parse_what(value: str) -> What:
@@ -184,7 +171,7 @@ def reprocess(
 ) -> ReprocessSummary:
     """Re-extract and/or re-tag stored articles (published since SINCE) without any network."""
     mode = parse_what(what)
-    start = _to_datetime(since)
+    start = parse_date(since, "--since")
     settings = settings or get_settings()
     reporter = reporter or Reporter()
     taxonomy = load_taxonomy(settings)

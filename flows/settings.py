@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import tomllib
 from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -149,6 +150,20 @@ class FeedSpec:
 
 
 _FEED_KEYS = {"url", "name", "topical"}
+
+
+def parse_date(value: date | datetime | str | None, option: str) -> datetime | None:
+    """A user's date or datetime (YYYY-MM-DD, ISO 8601) as aware UTC; a mistake is one ConfigError line."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            raise ConfigError(f"{option} {value!r} is not a date (use YYYY-MM-DD)") from None
+    if not isinstance(value, datetime):
+        value = datetime(value.year, value.month, value.day)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def read_toml(path: Path, what: str) -> dict[str, Any]:

@@ -37,23 +37,10 @@ FEED_CLAIM_LOCK_SPACE = 0x52454E  # "REN"
 # --- backfill sources --------------------------------------------------------------------------------------
 
 
-def _feed_row(row: Any) -> FeedRow:
-    return FeedRow(
-        id=row.id,
-        url=row.url,
-        name=row.name,
-        topical=row.topical,
-        etag=row.etag,
-        last_modified=row.last_modified,
-        next_poll_at=row.next_poll_at,
-        consecutive_failures=row.consecutive_failures,
-    )
-
-
 def find_backfill_source(engine: Engine, key: str) -> FeedRow | None:
     with engine.connect() as connection:
         row = connection.execute(select(FEED).where(FEED.c.url == key)).first()
-    return _feed_row(row) if row is not None else None
+    return FeedRow.from_row(row) if row is not None else None
 
 
 def ensure_backfill_source(engine: Engine, key: str, name: str) -> FeedRow:

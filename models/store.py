@@ -96,6 +96,19 @@ class FeedRow:
     next_poll_at: datetime | None
     consecutive_failures: int
 
+    @classmethod
+    def from_row(cls, row: Any) -> FeedRow:
+        return cls(
+            id=row.id,
+            url=row.url,
+            name=row.name,
+            topical=row.topical,
+            etag=row.etag,
+            last_modified=row.last_modified,
+            next_poll_at=row.next_poll_at,
+            consecutive_failures=row.consecutive_failures,
+        )
+
 
 # --- feeds -------------------------------------------------------------------------------------------------
 
@@ -128,19 +141,7 @@ def feeds_to_poll(engine: Engine, urls: Sequence[str] | None = None) -> list[Fee
     if urls is not None:
         query = query.where(FEED.c.url.in_(list(urls)))
     with engine.connect() as connection:
-        return [
-            FeedRow(
-                id=row.id,
-                url=row.url,
-                name=row.name,
-                topical=row.topical,
-                etag=row.etag,
-                last_modified=row.last_modified,
-                next_poll_at=row.next_poll_at,
-                consecutive_failures=row.consecutive_failures,
-            )
-            for row in connection.execute(query)
-        ]
+        return [FeedRow.from_row(row) for row in connection.execute(query)]
 
 
 def _apply_feed_updates(connection: Connection, updates: Sequence[FeedUpdate]) -> None:
