@@ -156,28 +156,20 @@ class _Story:
         return rank_key(self.published_at, self.id)
 
 
-# The candidate lookup: articles sharing a band key with the subject (the band table's primary key is
-# (band_key, article_id), so this is an index search per key), each joined to its story's canonical article.
-# Built once: the band keys are an expanding parameter, so the compiled statement is cached.
-_STORY = ARTICLE.alias("story")
-_CANDIDATES = (
-    select(
-        ARTICLE.c.id,
-        ARTICLE.c.minhash,
-        _STORY.c.id.label("story_id"),
-        _STORY.c.published_at,
-        _STORY.c.minhash.label("story_minhash"),
-    )
-    .join(_STORY, _STORY.c.id == func.coalesce(ARTICLE.c.near_duplicate_of, ARTICLE.c.id))
-    .where(
-        ARTICLE.c.id.in_(select(BAND.c.article_id).where(BAND.c.band_key.in_(bindparam("keys", expanding=True)))),
-        ARTICLE.c.id != bindparam("subject_id"),
-    )
+# The candidate lookup: articles sharing a band key with the subject. The band table's primary key is
+# (band_key, article_id), so this is an index search per key, then a primary-key lookup per candidate, at
+# any corpus size. (Joining each candidate to its story's canonical article in the same statement let
+# Postgres, before it had statistics, hash the whole article table.) Built once: the band keys are an
+# expanding parameter, so the compiled statement is cached.
+_CANDIDATES = select(ARTICLE.c.id, ARTICLE.c.minhash, ARTICLE.c.near_duplicate_of, ARTICLE.c.published_at).where(
+    ARTICLE.c.id.in_(select(BAND.c.article_id).where(BAND.c.band_key.in_(bindparam("keys", expanding=True)))),
+    ARTICLE.c.id != bindparam("subject_id"),
 )
 
 
 def _candidate_stories(connection: Connection, subject: Subject, threshold: float) -> dict[int, _Story]:
-    """Stories of the verified candidates: one indexed query on the band keys."""
+    """Stories of the verified candidates: one indexed query on the band keys, then the canonical articles
+    of stories found through a copy, by primary key."""
     if subject.signature is None or not subject.band_keys:
         return {}
     rows = connection.execute(
@@ -185,9 +177,17 @@ def _candidate_stories(connection: Connection, subject: Subject, threshold: floa
         {"keys": list(dict.fromkeys(subject.band_keys)), "subject_id": subject.article_id or 0},
     )
     stories: dict[int, _Story] = {}
+    through_copies: set[int] = set()
     for row in rows:
-        if row.minhash is not None and estimated_jaccard(subject.signature, row.minhash) >= threshold:
-            stories[row.story_id] = _Story(row.story_id, row.published_at, row.story_minhash)
+        if row.minhash is None or estimated_jaccard(subject.signature, row.minhash) < threshold:
+            continue
+        if row.near_duplicate_of is None:
+            stories[row.id] = _Story(row.id, row.published_at, row.minhash)
+        else:
+            through_copies.add(row.near_duplicate_of)
+    missing = through_copies - stories.keys()
+    if missing:
+        stories.update(_load_stories(connection, missing))
     return stories
 
 

@@ -365,6 +365,19 @@ def test_a_rebuild_stopped_halfway_leaves_consistent_stories_and_a_second_run_fi
     assert_consistent(engine)
 
 
+def test_a_load_that_fails_halfway_leaves_the_stories_as_they_were(engine: Engine) -> None:
+    later = SYNDICATED["different boilerplate"]
+    load(engine, later)
+    before = stories_of(engine)
+    broken = record("broken", "Broken", body(*LYNAS_MAY), FRIDAY, "X")
+    broken = ArticleRecord(**{**broken.__dict__, "origin": None})  # type: ignore[arg-type]  # NOT NULL
+    # REUTERS, published earlier, takes the story over; then the batch fails and all of it rolls back.
+    with pytest.raises(IntegrityError):
+        load(engine, REUTERS, broken)
+    assert stories_of(engine) == before
+    assert_consistent(engine)
+
+
 def test_two_loads_at_once_put_copies_of_one_story_in_one_story(engine: Engine) -> None:
     fillers = synthetic_stories(40, 1, seed=11)
     batches = [

@@ -13,11 +13,13 @@
   time; 16 x 8 trades a few more candidate checks (cheap: a comparison of two 1 kB signatures) for recall.
 - ``band_keys`` turns each band into one signed 64-bit integer (band index mixed in), which fits an
   indexed Postgres BIGINT or SQLite INTEGER column: the store finds candidates with one indexed lookup.
+  What is done with confirmed pairs (stories, their canonical article, rebuilds) is models/stories.py.
 
 Signatures use datasketch's "affine64" scheme with one set of permutations built once at import from a
 fixed seed (building them per signature costs more than hashing an article), and are stored as 128
 little-endian uint64 values (1,024 bytes). Changing ``NUM_PERM``, ``MINHASH_SEED``, ``SCHEME`` or the
-shingling makes stored signatures incomparable: re-run ``reprocess`` after such a change.
+shingling makes stored signatures incomparable: re-run ``reprocess`` after such a change, then
+``rare-news dedup --rebuild`` (as after changing the threshold).
 An 800-word article takes about 2 ms here: 0.6 ms to shingle, 0.5 ms to SHA-1 the ~850 shingles, 0.7 ms
 for numpy's 850 x 128 uint64 multiply-add inside datasketch ("affine32" would halve the last part; 64-bit
 values were kept because they are what is stored). tests/test_dedup.py measures it.
