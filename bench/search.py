@@ -2,10 +2,11 @@
 100k synthetic articles, on SQLite (FTS5) and Postgres (tsvector + GIN).
 
 The articles are made of real text: windows of the benchmark's hand-marked article bodies, plus a rare-earth
-market note (companies, elements, places) like the news web's, so term frequencies look like a rare-earth
-news archive: "rare earth" is in every article, a company or a place in a tenth to an eighth of them. Rows go
-in with bulk INSERTs (the FTS triggers and the generated tsvector column index them as the store's own
-inserts would), with element, company and place tags for the filtered queries.
+market note (companies, elements, places, topics), so term frequencies look like a rare-earth news archive:
+"rare earth" is in every article, a company or a place in a tenth to an eighth of them, a topic in a sixth; one
+article in five is a syndicated copy linked to its story. Rows go in with bulk INSERTs (the FTS triggers and the
+generated tsvector column index them as the store's own inserts would), with element, company and place tags
+for the filtered queries.
 
 Each query of `QUERIES` runs once untimed, then `rounds` times; p50 and p95 are over all timed calls, with
 each query's median beside them.
@@ -13,11 +14,13 @@ each query's median beside them.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import random
 import statistics
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -28,7 +31,7 @@ REPO = HERE.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from bench.newsweb import _COMPANIES, _ELEMENTS, _PLACES, variant_note  # noqa: E402
+from bench.newsweb import _COMPANIES, _ELEMENTS, _PLACES  # noqa: E402
 
 
 @dataclass(frozen=True)
@@ -55,7 +58,7 @@ QUERIES: tuple[Query, ...] = (
     Query("dysprosium prices"),
     Query("export controls"),
     Query("Lynas"),
-    Query("MP Materials magnets"),
+    Query("MP Materials magnet"),
     Query("Baotou"),
     Query("Kalgoorlie terbium"),
     Query("China Rare Earth Group"),
@@ -68,8 +71,30 @@ QUERIES: tuple[Query, ...] = (
     Query("prices", since=datetime(2026, 1, 1, tzinfo=UTC)),
 )
 
+# Every COPY_EVERY-th article (index % COPY_EVERY == 1) is a syndicated copy of the one before it: same text, its
+# own note, `near_duplicate_of` pointing at the story's canonical article, as the store links near duplicates.
+COPY_EVERY = 5
+_TOPICS = (
+    "as China tightened export controls on rare earths",
+    "while prices of separated oxides rose on the Shanghai market",
+    "after a recycling plant began recovering magnets from old motors",
+    "as electric vehicle and wind turbine makers signed long-term offtake contracts",
+    "while environmental regulators inspected tailings at the mine",
+    "as defence buyers sought supply outside China",
+)
 _TITLE_VERBS = ("lifts", "cuts", "expands", "halts", "restarts", "weighs", "secures", "delays")
 _TITLE_NOUNS = ("output", "exports", "magnet supply", "separation plant", "prices", "contracts", "quota")
+
+
+def synthetic_note(index: int) -> str:
+    """A rare-earth paragraph: every article names rare earths; companies, elements, places and topics vary."""
+    c, e, p = _COMPANIES, _ELEMENTS, _PLACES
+    return (
+        f"Rare earth shipments: {c[index % 10]} said {e[index % 10]} and {e[(index // 7 + 4) % 10]} oxide output "
+        f"at {p[index % 8]} reached {100 + index % 900} tonnes in week {index % 52 + 1}, "
+        f"{_TOPICS[(index // 3) % len(_TOPICS)]}; {c[(index // 10 + 3) % 10]} reported {e[(index // 11 + 2) % 10]} "
+        f"magnet orders."
+    )
 
 
 def corpus_words(pages_dir: Path) -> list[str]:
@@ -87,13 +112,16 @@ def synthetic_rows(count: int, pages_dir: Path, *, seed: int = 7, start: int = 0
     words = corpus_words(pages_dir)
     newest = datetime(2026, 3, 1, tzinfo=UTC)
     rows = []
+    previous_windows: list[str] = []
     for index in range(start, start + count):
         windows = []
         for _ in range(3):
             at = rng.randrange(0, max(1, len(words) - 80))
             windows.append(" ".join(words[at : at + rng.randint(50, 90)]))
-        note = variant_note(index)
-        body = f"{windows[0]}\n\n{note}\n\n{windows[1]}\n\n{windows[2]}"
+        if index % COPY_EVERY == 1 and previous_windows:  # a syndicated copy: the story's text, its own note
+            windows = previous_windows
+        previous_windows = windows
+        body = f"{windows[0]}\n\n{synthetic_note(index)}\n\n{windows[1]}\n\n{windows[2]}"
         title = (
             f"{_COMPANIES[index % 10]} {_TITLE_VERBS[index % 8]} {_ELEMENTS[(index // 10) % 10]} "
             f"{_TITLE_NOUNS[index % 7]} in {_PLACES[(index // 3) % 8]}"
@@ -133,7 +161,7 @@ def fill(engine: Any, count: int, pages_dir: Path, *, chunk: int = 5000) -> dict
     from sqlalchemy import func, select
     from sqlalchemy.dialects import postgresql, sqlite
 
-    from models.store import ARTICLE, ARTICLE_TAG, TAG
+    from models.store import ARTICLE, TAG
 
     dialect = postgresql if engine.dialect.name == "postgresql" else sqlite
     all_tags = sorted(
@@ -145,28 +173,79 @@ def fill(engine: Any, count: int, pages_dir: Path, *, chunk: int = 5000) -> dict
             dialect.insert(TAG).on_conflict_do_nothing(), [{"kind": k, "name": n} for k, n in all_tags]
         )
         tag_ids = {(row.kind, row.name): row.id for row in connection.execute(select(TAG.c.id, TAG.c.kind, TAG.c.name))}
+    with _full_text_indexes_built_after(engine):
+        _insert_rows(engine, count, pages_dir, chunk, tag_ids)
+    if engine.dialect.name == "postgresql":  # what autovacuum does soon after a bulk load
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            connection.exec_driver_sql("VACUUM ANALYZE article")
+            connection.exec_driver_sql("VACUUM ANALYZE article_tag")
+            connection.exec_driver_sql("VACUUM ANALYZE tag")
+    # SQLite: no ANALYZE, as the application never runs one (with its statistics the planner picks other plans).
+    with engine.connect() as connection:
+        total = connection.execute(select(func.count()).select_from(ARTICLE)).scalar_one()
+    return {"inserted": count, "articles": total, "fill_s": round(time.perf_counter() - started, 1)}
+
+
+def _insert_rows(engine: Any, count: int, pages_dir: Path, chunk: int, tag_ids: dict[tuple[str, str], int]) -> None:
+    from sqlalchemy import bindparam, update
+
+    from models.store import ARTICLE, ARTICLE_TAG
+
     for offset in range(0, count, chunk):
         rows = synthetic_rows(min(chunk, count - offset), pages_dir, start=offset)
         with engine.begin() as connection:
             ids = connection.execute(ARTICLE.insert().returning(ARTICLE.c.id, ARTICLE.c.canonical_url), rows).all()
             id_of = {url: article_id for article_id, url in ids}
+            copies = [
+                {"copy_id": id_of[row["canonical_url"]], "story_id": id_of[rows[number - 1]["canonical_url"]]}
+                for number, row in enumerate(rows)
+                if (offset + number) % COPY_EVERY == 1 and number > 0
+            ]
+            if copies:
+                connection.execute(
+                    update(ARTICLE)
+                    .where(ARTICLE.c.id == bindparam("copy_id"))
+                    .values(near_duplicate_of=bindparam("story_id"), similarity=0.9),
+                    copies,
+                )
             links = [
                 {"article_id": id_of[row["canonical_url"]], "tag_id": tag_ids[tag], "mentions": 1}
                 for row in rows
                 for tag in _tags_of(row)
             ]
             connection.execute(ARTICLE_TAG.insert(), links)
-    if engine.dialect.name == "postgresql":
-        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-            connection.exec_driver_sql("VACUUM ANALYZE article")
-            connection.exec_driver_sql("VACUUM ANALYZE article_tag")
-            connection.exec_driver_sql("VACUUM ANALYZE tag")
-    else:
-        with engine.begin() as connection:
-            connection.exec_driver_sql("ANALYZE")
-    with engine.connect() as connection:
-        total = connection.execute(select(func.count()).select_from(ARTICLE)).scalar_one()
-    return {"inserted": count, "articles": total, "fill_s": round(time.perf_counter() - started, 1)}
+
+
+@contextlib.contextmanager
+def _full_text_indexes_built_after(engine: Any) -> Iterator[None]:
+    """Bulk-load the usual way: full-text indexes dropped first and built once over all rows at the end (the same
+    indexes the migrations make; building them row by row made the fill several times slower)."""
+    with engine.begin() as connection:
+        if engine.dialect.name == "sqlite":
+            triggers = connection.exec_driver_sql(
+                "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'article' "
+                "AND name LIKE 'article_fts%_insert'"
+            ).all()
+            for name, _ in triggers:
+                connection.exec_driver_sql(f"DROP TRIGGER {name}")
+        else:
+            indexes = connection.exec_driver_sql(
+                "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'article' AND indexdef ILIKE %(pattern)s",
+                {"pattern": "%USING gin%"},
+            ).all()
+            for name, _ in indexes:
+                connection.exec_driver_sql(f"DROP INDEX {name}")
+    yield
+    with engine.begin() as connection:
+        if engine.dialect.name == "sqlite":
+            for name, sql in triggers:
+                table = name.removesuffix("_insert")
+                connection.exec_driver_sql(f"INSERT INTO {table}({table}) VALUES ('rebuild')")
+                connection.exec_driver_sql(sql)
+        else:
+            connection.exec_driver_sql("SET maintenance_work_mem = '256MB'")
+            for _, definition in indexes:
+                connection.exec_driver_sql(definition)
 
 
 def time_queries(engine: Any, rounds: int, limit: int = 20) -> dict[str, Any]:
