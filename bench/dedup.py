@@ -152,8 +152,8 @@ def load(engine: Any, records: list[ArticleRecord]) -> tuple[int, bool]:
     for attempt in range(RECONNECT_TRIES):
         try:
             return load_batch(engine, outcomes=outcomes, near_threshold=THRESHOLD).near_duplicates, attempt > 0
-        except OperationalError as exc:
-            if not exc.connection_invalidated or attempt == RECONNECT_TRIES - 1:
+        except OperationalError as exc:  # lost, refused while the server restarts, or a busy SQLite file
+            if attempt == RECONNECT_TRIES - 1:
                 raise
             print(f"connection lost ({str(exc.orig).splitlines()[0]}); loading the batch again", file=sys.stderr)
             time.sleep(2**attempt)
@@ -197,11 +197,14 @@ def database(kind: str, postgres_admin_url: str) -> Iterator[str]:
         yield url
     finally:
         get_engine(url).dispose()
-        try:
-            with admin.connect() as connection:
-                connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        except Exception as exc:  # say so, but do not hide why the benchmark stopped
-            print(f"could not drop the benchmark database {name}: {exc}", file=sys.stderr)
+        for attempt in range(RECONNECT_TRIES):
+            try:
+                with admin.connect() as connection:
+                    connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+                break
+            except Exception as exc:  # say so, but do not hide why the benchmark stopped
+                print(f"could not drop the benchmark database {name} yet: {exc}", file=sys.stderr)
+                time.sleep(2**attempt)
         admin.dispose()
 
 
@@ -230,7 +233,7 @@ def _server_pids(engine: Any) -> list[int]:
 # Statements by what they do for the story path (the rest: tags, ledger, transaction).
 _PARTS = (
     ("story lock", ("SELECT pg_advisory_xact_lock", "BEGIN IMMEDIATE")),
-    ("candidate lookup", ("SELECT article.id, article.minhash, story.id",)),
+    ("candidate lookup", ("SELECT article.id, article.minhash, article.near_duplicate_of, article.published_at",)),
     ("article insert (with its text indexes)", ("INSERT INTO article (",)),
     ("band keys insert", ("INSERT INTO article_band",)),
     ("story moves", ("UPDATE article SET near_duplicate_of", "SELECT article.id, article.near_duplicate_of")),
@@ -318,20 +321,25 @@ def _worker(url: str, commands: Any) -> None:
         commands.send(bench.fill(value) if command == "fill" else bench.measure(value))
 
 
+STORY_PARTS = ("story lock", "candidate lookup", "band keys insert", "story moves")
+
+
 def _summary(points: dict[str, dict[str, Any]], sizes: list[int], fill_seconds: float) -> dict[str, Any]:
+    """Ratios of the largest size to the smallest: the whole load (the target), its CPU time, and the database
+    time of the statements that place an article in its story (lock, candidate lookup, band keys, moves)."""
+    for point in points.values():
+        parts = point["database_ms_per_article"]
+        point["story_ms_per_article"] = round(sum(parts.get(part, 0.0) for part in STORY_PARTS), 3)
     first, last = points[str(sizes[0])], points[str(sizes[-1])]
-    story_parts = ("story lock", "candidate lookup", "band keys insert", "story moves")
-
-    def story_ms(point: dict[str, Any]) -> float:
-        return sum(point["database_ms_per_article"].get(part, 0.0) for part in story_parts)
-
     ratio = last["ms_per_article"] / first["ms_per_article"]
+    story_ratio = last["story_ms_per_article"] / first["story_ms_per_article"] if first["story_ms_per_article"] else 0
     return {
         "sizes": points,
         "ratio": round(ratio, 3),
         "cpu_ratio": round(last["cpu_ms_per_article"] / first["cpu_ms_per_article"], 3),
-        "story_database_ms_ratio": round(story_ms(last) / story_ms(first), 3) if story_ms(first) else None,
+        "story_ratio": round(story_ratio, 3),
         "within_target": ratio <= TARGET_RATIO,
+        "story_within_target": story_ratio <= TARGET_RATIO,
         "fill_articles_per_second": round(sizes[-1] / fill_seconds, 1) if fill_seconds else None,
     }
 
@@ -428,7 +436,7 @@ def main(argv: list[str] | None = None) -> int:
         result = figures[kind]
         log(
             f"{kind}: ratio {sizes[-1]:,} / {sizes[0]:,}: {result['ratio']:.2f} wall, {result['cpu_ratio']:.2f} CPU, "
-            f"{result['story_database_ms_ratio']} story statements (target <= {TARGET_RATIO})"
+            f"{result['story_ratio']:.2f} story statements (target <= {TARGET_RATIO})"
         )
     if not args.no_write:
         merge_results(args.results, RESULTS_KEY, figures)
