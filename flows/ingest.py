@@ -20,7 +20,14 @@ from prefect.utilities.annotations import quote
 from connectors.feeds import FeedEntry, FeedPoll, poll_feed
 from connectors.http import Fetcher
 from connectors.pages import PageFetch, fetch_pages
-from flows.common import keep_large_buffers_off_the_heap, load_taxonomy, prepare_store, relevance_threshold
+from flows.common import (
+    end_steady_memory,
+    load_taxonomy,
+    prepare_store,
+    relevance_threshold,
+    return_free_memory,
+    start_steady_memory,
+)
 from flows.executor import default_workers, judge_pages, shutdown_pool
 from flows.progress import Reporter
 from flows.settings import FeedSpec, Settings, get_settings, load_feeds_file
@@ -347,6 +354,7 @@ def _finish_batch(engine: Any, pending: _Pending, settings: Settings, summary: R
     updates = unwalked(pending.feed_updates)
     result = load_batch(engine, unwalked(outcomes), updates, settings.near_duplicate_threshold, unwalked(templates))
     summary.add_batch(result)
+    return_free_memory()  # the batch's pages are gone: keep the process as small as one batch needs
 
 
 @flow(name="ingest", validate_parameters=False, log_prints=False)
@@ -357,7 +365,7 @@ def ingest(
     force: bool = False,
 ) -> RunSummary:
     """One ingestion run over the configured feeds (or FEEDS_FILE's), recorded as a `run` row."""
-    keep_large_buffers_off_the_heap()  # memory stays flat however many pages the run fetches
+    start_steady_memory()  # memory stays flat however many pages the run fetches
     settings = settings or get_settings()
     reporter = reporter or Reporter()
     taxonomy = load_taxonomy(settings)
@@ -399,6 +407,7 @@ def ingest(
     finally:
         claims.release()
         shutdown_pool()
+        end_steady_memory()
     store.finish_run(engine, summary.run_id or 0, status="completed", counts=summary.run_counts())
     return summary
 
