@@ -20,8 +20,9 @@ The news web (bench/newsweb.py) serves the benchmark pages of bench/extraction/ 
 process. Every URL is on 127.0.0.1, one host: the per-host concurrency is raised to the fetch concurrency for
 the runs (RARE_NEWS_PER_HOST_CONCURRENCY), and loopback is allowed (RARE_NEWS_ALLOW_PRIVATE_NETWORKS).
 
-bench/eval.py ("extraction" key) and bench/dedup.py ("dedup" key) run too when present. Figures are merged
-into bench/results.json under "performance" (other keys are kept) and printed as a table.
+bench/eval.py ("extraction" key) runs too, and bench/dedup.py ("dedup" key) with `--only ...,dedup` (it takes
+several minutes by itself), each after the figures here are taken. Figures are merged into bench/results.json
+under "performance" (other keys are kept) and printed as a table.
 """
 
 from __future__ import annotations
@@ -498,7 +499,9 @@ SMALL = {
     "search_rounds": 3,
     "peer_articles": 40,
 }
-PHASES = ("limit", "cold", "warm", "postgres", "search", "peer", "siblings")
+PHASES = ("limit", "cold", "warm", "postgres", "search", "peer", "eval", "dedup")
+# bench/dedup.py takes several minutes on its own: `--only` it (or add it) when its figures are wanted.
+DEFAULT_PHASES = ("limit", "cold", "warm", "postgres", "search", "peer", "eval")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -508,18 +511,22 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--feeds", type=int, default=1000, help="feeds of the cold SQLite run (default 1000)")
     parser.add_argument("--entries", type=int, default=10, help="entries per feed (default 10)")
     parser.add_argument(
-        "--pg-feeds", type=int, default=200, help="feeds of the cold Postgres run: the first N (default 200)"
+        "--pg-feeds", type=int, default=100, help="feeds of the cold Postgres run: the first N (default 100)"
     )
     parser.add_argument(
-        "--limit-pages", type=int, default=2002, help="pages for each extraction limit (default 2002: 22 x 91)"
+        "--limit-pages", type=int, default=1001, help="pages for each extraction limit (default 1001: 11 x 91)"
     )
     parser.add_argument("--search-articles", type=int, default=100_000, help="synthetic articles (default 100000)")
-    parser.add_argument("--search-rounds", type=int, default=10, help="timed calls per search query (default 10)")
-    parser.add_argument("--peer-articles", type=int, default=400, help="URLs newspaper4k fetches (default 400)")
+    parser.add_argument("--search-rounds", type=int, default=5, help="timed calls per search query (default 5)")
+    parser.add_argument("--peer-articles", type=int, default=200, help="URLs newspaper4k fetches (default 200)")
     parser.add_argument("--workers", type=int, default=0, help="extraction processes; 0: one per core")
     parser.add_argument("--batch-size", type=int, default=50, help="RARE_NEWS_BATCH_SIZE for the runs")
     parser.add_argument("--fetch-concurrency", type=int, default=8, help="pages fetched at once (and per host)")
-    parser.add_argument("--only", default=",".join(PHASES), help=f"comma-separated phases of {', '.join(PHASES)}")
+    parser.add_argument(
+        "--only",
+        default=",".join(DEFAULT_PHASES),
+        help=f"comma-separated phases of {', '.join(PHASES)} (default: all but dedup)",
+    )
     parser.add_argument("--small", action="store_true", help="tiny sizes: checks the harness in about a minute")
     parser.add_argument("--postgres-url", default=POSTGRES_ADMIN_URL, help="admin URL; a throwaway DB is made")
     parser.add_argument("--prefect-api-url", default=None, help="use this Prefect API instead of starting one")
@@ -539,7 +546,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)  # so the services and the throwaway databases are cleaned up
+
+
 def main(argv: list[str] | None = None) -> int:
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     args = parse_args(argv)
     if not procs.available():
         print("bench/run.py samples memory from /proc: it runs on Linux only", file=sys.stderr)
@@ -585,11 +597,9 @@ def main(argv: list[str] | None = None) -> int:
         figures["total_s"] = round(time.perf_counter() - started, 1)
         if not args.keep:
             shutil.rmtree(workdir, ignore_errors=True)
-    if "siblings" in args.phases:
-        figures["siblings"] = {
-            "eval": run_sibling("eval.py", timeout=600),
-            "dedup": run_sibling("dedup.py", timeout=600),
-        }
+    figures["siblings"] = {
+        name: run_sibling(f"{name}.py", timeout=1800) for name in ("eval", "dedup") if name in args.phases
+    }
     print(table(figures))
     print(f"total {figures['total_s']:.0f} s; load average at start {figures['load_average_at_start']}, "
           f"at end {figures['load_average_at_end']}")

@@ -208,12 +208,15 @@ def _insert_rows(engine: Any, count: int, pages_dir: Path, chunk: int, tag_ids: 
                     .values(near_duplicate_of=bindparam("story_id"), similarity=0.9),
                     copies,
                 )
-            links = [
-                {"article_id": id_of[row["canonical_url"]], "tag_id": tag_ids[tag], "mentions": 1}
-                for row in rows
-                for tag in _tags_of(row)
-            ]
-            connection.execute(ARTICLE_TAG.insert(), links)
+            links = [(id_of[row["canonical_url"]], tag_ids[tag], 1) for row in rows for tag in _tags_of(row)]
+            if engine.dialect.name == "postgresql":  # COPY: several times faster than INSERTs for 800k rows
+                cursor = connection.connection.cursor()
+                with cursor, cursor.copy("COPY article_tag (article_id, tag_id, mentions) FROM STDIN") as copy:
+                    for link in links:
+                        copy.write_row(link)
+            else:
+                keys = ("article_id", "tag_id", "mentions")
+                connection.execute(ARTICLE_TAG.insert(), [dict(zip(keys, link, strict=True)) for link in links])
 
 
 @contextlib.contextmanager
