@@ -31,6 +31,7 @@ from flows.progress import Reporter
 from flows.settings import ConfigError, Settings, get_settings, parse_date
 from models import ops, store
 from models.ops import Extraction, Revision, StoredArticle
+from models.stories import rebuild_stories
 from transforms.extract import EXTRACTOR_VERSION, EntryHints
 from transforms.pipeline import PageInput
 from transforms.relevance import score_article
@@ -61,6 +62,7 @@ class ReprocessSummary:
     extraction_failed: int = 0  # the stored page gives no article text today: text kept
     below_threshold: int = 0  # scored under the relevance threshold now (kept, counted)
     conflicts: list[tuple[int, int]] = field(default_factory=list)  # (article, article that has its new body)
+    stories_changed: int = 0  # articles whose story changed when stories were rebuilt after re-extraction
 
     def run_counts(self) -> dict[str, int]:
         return {"entries_new": self.articles_seen, "articles_stored": self.revised, "failed": self.extraction_failed}
@@ -195,6 +197,9 @@ def reprocess(
             result = save_revisions(engine, revisions)
             _count(summary, mode, articles, revisions, counts, result)
             reporter.advance(len(articles))
+        if summary.re_extracted:
+            # New bodies mean new signatures: stories are recomputed so copies stay linked by today's text.
+            summary.stories_changed = rebuild_stories(engine, settings.near_duplicate_threshold).changed
     except BaseException as exc:
         error = f"{type(exc).__name__}: {exc}"
         store.finish_run(engine, summary.run_id, status="failed", counts=summary.run_counts(), error=error)
