@@ -433,6 +433,11 @@ def table(figures: dict[str, Any]) -> str:
         )
         if cold.get("ratio_to_pipeline") is not None:
             add(f"  ratio to pipeline limit ({label})", _fmt(cold["ratio_to_pipeline"]))
+        if cold.get("cpu_ratio_to_bare") is not None:
+            add(
+                f"  same from CPU ms/page: to bare / to pipeline ({label})",
+                f"{cold['cpu_ratio_to_bare']:.2f} / {cold.get('cpu_ratio_to_pipeline', 0):.2f}",
+            )
     warm = figures.get("warm_poll")
     if warm:
         add(
@@ -651,12 +656,19 @@ def measure_all(ctx: Context, pages_dir: Path, figures: dict[str, Any]) -> None:
                 cold["postgres"] = run_ingest(ctx, "cold-postgres", url, pg_feeds)
                 figures["machine"]["postgres"] = postgres_version(args.postgres_url)
     for run in cold.values():
-        bare = figures.get("limit", {}).get("bare", {}).get("pages_per_s")
-        pipe = figures.get("limit", {}).get("pipeline", {}).get("pages_per_s")
-        if run.get("pages_per_s") and bare:
-            run["ratio_to_bare"] = round(run["pages_per_s"] / bare, 3)
-        if run.get("pages_per_s") and pipe:
-            run["ratio_to_pipeline"] = round(run["pages_per_s"] / pipe, 3)
+        bare = figures.get("limit", {}).get("bare", {})
+        pipe = figures.get("limit", {}).get("pipeline", {})
+        if run.get("pages_per_s") and bare.get("pages_per_s"):
+            run["ratio_to_bare"] = round(run["pages_per_s"] / bare["pages_per_s"], 3)
+        if run.get("pages_per_s") and pipe.get("pages_per_s"):
+            run["ratio_to_pipeline"] = round(run["pages_per_s"] / pipe["pages_per_s"], 3)
+        # The same ratios from CPU time per page (the ingest's: flow process and workers together), which other
+        # work on the machine hardly moves: what the wall-time ratio is on a machine with nothing else running.
+        ingest_cpu = (run.get("flow_process_cpu_ms_per_page") or 0) + (run.get("worker_cpu_ms_per_page") or 0)
+        if ingest_cpu and bare.get("cpu_ms_per_page"):
+            run["cpu_ratio_to_bare"] = round(bare["cpu_ms_per_page"] / ingest_cpu, 3)
+        if ingest_cpu and pipe.get("cpu_ms_per_page"):
+            run["cpu_ratio_to_pipeline"] = round(pipe["cpu_ms_per_page"] / ingest_cpu, 3)
     if "search" in args.phases:
         figures["search"] = {}
         log(f"search: {args.search_articles:,} synthetic articles on SQLite")
