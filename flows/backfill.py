@@ -38,11 +38,11 @@ from connectors.sitemaps import (
 )
 from flows.common import load_taxonomy, prepare_store, relevance_threshold
 from flows.executor import default_workers, shutdown_pool
-from flows.ingest import fetch_batch, judge_batch, load_batch
+from flows.ingest import LoadCounts, fetch_batch, judge_batch, load_batch
 from flows.progress import Reporter
 from flows.settings import ConfigError, Settings, get_settings, parse_date
 from models import ops, store
-from models.store import BatchResult, EntryOutcome, FeedRow
+from models.store import EntryOutcome, FeedRow
 from transforms.canonical import canonical_url
 from transforms.extract import EntryHints
 from transforms.pipeline import Decision, PageInput
@@ -109,7 +109,7 @@ def make_request(
 
 
 @dataclass
-class BackfillSummary:
+class BackfillSummary(LoadCounts):
     source: str
     target: str
     since: datetime
@@ -122,21 +122,9 @@ class BackfillSummary:
     already_done: int = 0  # done by an earlier backfill of this source (the ledger)
     already_stored: int = 0  # stored before under the same canonical URL: not fetched
     pages_fetched: int = 0
-    articles_stored: int = 0
-    near_duplicates: int = 0
-    duplicates: int = 0
-    irrelevant: int = 0
     skipped: int = 0  # fetched, but the page's own date is outside the window
-    failed: int = 0
     problems: list[tuple[str, str]] = field(default_factory=list)  # sources that could not be read
     would_fetch: list[tuple[str, datetime | None]] = field(default_factory=list)  # dry run: (url, date)
-
-    def add_batch(self, result: BatchResult) -> None:
-        self.articles_stored += result.stored
-        self.near_duplicates += result.near_duplicates
-        self.duplicates += result.duplicates
-        self.irrelevant += result.irrelevant
-        self.failed += result.failed
 
     def run_counts(self) -> dict[str, int]:
         return {

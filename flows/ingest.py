@@ -60,8 +60,26 @@ class WorkItem:
     decided: EntryOutcome | None = None
 
 
+@dataclass(kw_only=True)
+class LoadCounts:
+    """What the loads of a run did, batch by batch (shared by ingest and backfill summaries)."""
+
+    articles_stored: int = 0
+    duplicates: int = 0
+    near_duplicates: int = 0
+    irrelevant: int = 0
+    failed: int = 0
+
+    def add_batch(self, result: BatchResult) -> None:
+        self.articles_stored += result.stored
+        self.duplicates += result.duplicates
+        self.near_duplicates += result.near_duplicates
+        self.irrelevant += result.irrelevant
+        self.failed += result.failed
+
+
 @dataclass
-class RunSummary:
+class RunSummary(LoadCounts):
     run_id: int | None = None
     feeds_polled: int = 0
     feeds_not_modified: int = 0
@@ -69,11 +87,6 @@ class RunSummary:
     feeds_not_due: int = 0
     entries_new: int = 0
     pages_fetched: int = 0
-    articles_stored: int = 0
-    duplicates: int = 0
-    near_duplicates: int = 0
-    irrelevant: int = 0
-    failed: int = 0
     feed_errors: list[tuple[str, str]] = field(default_factory=list)
     article_ids: list[int] = field(default_factory=list)  # stored by this run
     watch_matches: list[WatchReport] = field(default_factory=list)  # flows/watches.py
@@ -94,11 +107,7 @@ class RunSummary:
         return {key: getattr(self, key) for key in keys}
 
     def add_batch(self, result: BatchResult) -> None:
-        self.articles_stored += result.stored
-        self.duplicates += result.duplicates
-        self.near_duplicates += result.near_duplicates
-        self.irrelevant += result.irrelevant
-        self.failed += result.failed
+        super().add_batch(result)
         self.article_ids.extend(result.article_ids)
 
     def as_dict(self) -> dict[str, Any]:
