@@ -15,14 +15,17 @@
   indexed Postgres BIGINT or SQLite INTEGER column: the store finds candidates with one indexed lookup.
   What is done with confirmed pairs (stories, their canonical article, rebuilds) is models/stories.py.
 
-Signatures use datasketch's "affine64" scheme with one set of permutations built once at import from a
-fixed seed (building them per signature costs more than hashing an article), and are stored as 128
-little-endian uint64 values (1,024 bytes). Changing ``NUM_PERM``, ``MINHASH_SEED``, ``SCHEME`` or the
-shingling makes stored signatures incomparable: re-run ``reprocess`` after such a change, then
-``rare-news dedup --rebuild`` (as after changing the threshold).
-An 800-word article takes about 2 ms here: 0.6 ms to shingle, 0.5 ms to SHA-1 the ~850 shingles, 0.7 ms
-for numpy's 850 x 128 uint64 multiply-add inside datasketch ("affine32" would halve the last part; 64-bit
-values were kept because they are what is stored). tests/test_dedup.py measures it.
+Signatures are datasketch's "affine64" MinHash (SHA-1 of each shingle, the MurmurHash3 finalizer, then
+``a * h + b`` mod 2^64 per permutation), with one set of permutations built once at import from a fixed
+seed, stored as 128 little-endian uint64 values (1,024 bytes). The arithmetic is written out here in numpy,
+bit for bit the same as ``datasketch.MinHash(scheme="affine64")`` (tests/test_dedup.py compares them on
+many texts), because importing datasketch imports SciPy for its LSH classes, which we don't use: 55 MB in
+every process that dedups (the flow and each extraction worker), for no work. datasketch stays a dependency
+for ``signature_to_minhash``, which hands stored signatures to its tools.
+Changing ``NUM_PERM``, ``MINHASH_SEED``, ``SCHEME`` or the shingling makes stored signatures incomparable:
+re-run ``reprocess`` after such a change, then ``rare-news dedup --rebuild`` (as after changing the threshold).
+An 800-word article takes about 1.5 ms here: shingling, a SHA-1 per shingle, and numpy's 850 x 128 uint64
+multiply-add ("affine32" would halve the last part; 64-bit values were kept because they are what is stored).
 """
 
 from __future__ import annotations
@@ -30,9 +33,12 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
+from typing import TYPE_CHECKING
 
 import numpy as np
-from datasketch import MinHash
+
+if TYPE_CHECKING:
+    from datasketch import MinHash
 
 NUM_PERM = 128
 SHINGLE_SIZE = 5
@@ -44,8 +50,22 @@ SCHEME = "affine64"
 SIGNATURE_BYTES = NUM_PERM * 8
 assert LSH_BANDS * LSH_ROWS == NUM_PERM
 
-_PERMUTATIONS = MinHash(num_perm=NUM_PERM, seed=MINHASH_SEED, scheme=SCHEME).permutations
 _EMPTY = np.iinfo(np.uint64).max  # datasketch's value for "no element seen"
+
+
+def _affine64_permutations(num_perm: int, seed: int) -> np.ndarray:
+    """datasketch's affine64 permutations for `seed`: odd multipliers `a` (a bijection mod 2^64) and offsets `b`."""
+    generator = np.random.RandomState(seed)
+    a = generator.randint(0, 1 << 63, num_perm, dtype=np.uint64) * np.uint64(2) + np.uint64(1)
+    b = generator.randint(0, 1 << 64, num_perm, dtype=np.uint64)
+    return np.array([a, b])
+
+
+_PERMUTATIONS = _affine64_permutations(NUM_PERM, MINHASH_SEED)
+# MurmurHash3's 64-bit finalizer: shifts and multipliers (multiplication wraps mod 2^64, as intended).
+_FMIX_SHIFT = np.uint64(33)
+_FMIX_M1 = np.uint64(0xFF51AFD7ED558CCD)
+_FMIX_M2 = np.uint64(0xC4CEB9FE1A85EC53)
 _CJK = "\u2e80-\u9fff\uac00-\ud7af\uf900-\ufaff"
 _PUNCTUATION = re.compile(r"[^\w\s]|_")
 _CJK_CHAR = re.compile(f"[{_CJK}]")
@@ -75,26 +95,26 @@ def shingles(text: str) -> set[bytes]:
         return set()
     if len(tokens) <= SHINGLE_SIZE:
         return {" ".join(tokens).encode("utf-8")}
-    return {
-        " ".join(tokens[i : i + SHINGLE_SIZE]).encode("utf-8") for i in range(len(tokens) - SHINGLE_SIZE + 1)
-    }
-
-
-def _new_minhash(hashvalues: np.ndarray | None = None) -> MinHash:
-    return MinHash(
-        num_perm=NUM_PERM,
-        seed=MINHASH_SEED,
-        scheme=SCHEME,
-        permutations=_PERMUTATIONS,
-        hashvalues=hashvalues,
-    )
+    return {" ".join(tokens[i : i + SHINGLE_SIZE]).encode("utf-8") for i in range(len(tokens) - SHINGLE_SIZE + 1)}
 
 
 def minhash_signature(text: str) -> bytes:
     """MinHash of ``shingles(text)`` as ``NUM_PERM`` little-endian uint64 values."""
-    minhash = _new_minhash()
-    minhash.update_batch(shingles(text))
-    return np.asarray(minhash.hashvalues, dtype="<u8").tobytes()
+    items = shingles(text)
+    if not items:
+        return np.full(NUM_PERM, _EMPTY, dtype="<u8").tobytes()
+    # the first 8 bytes of each SHA-1, little-endian: datasketch's sha1_hash64
+    hashed = np.frombuffer(b"".join(hashlib.sha1(item).digest()[:8] for item in items), dtype="<u8")
+    hashed = hashed.astype(np.uint64).reshape(-1, 1)
+    with np.errstate(over="ignore"):
+        hashed ^= hashed >> _FMIX_SHIFT
+        hashed *= _FMIX_M1
+        hashed ^= hashed >> _FMIX_SHIFT
+        hashed *= _FMIX_M2
+        hashed ^= hashed >> _FMIX_SHIFT
+        a, b = _PERMUTATIONS
+        permuted = hashed * a + b
+    return permuted.min(axis=0).astype("<u8").tobytes()
 
 
 def _values(signature: bytes) -> np.ndarray:
@@ -110,7 +130,15 @@ def is_empty_signature(signature: bytes) -> bool:
 
 def signature_to_minhash(signature: bytes) -> MinHash:
     """A datasketch MinHash from a stored signature (e.g. for ``datasketch.MinHashLSH``)."""
-    return _new_minhash(_values(signature).astype(np.uint64))
+    from datasketch import MinHash  # lazy: it imports SciPy (see the module docstring)
+
+    return MinHash(
+        num_perm=NUM_PERM,
+        seed=MINHASH_SEED,
+        scheme=SCHEME,
+        permutations=_PERMUTATIONS,
+        hashvalues=_values(signature).astype(np.uint64),
+    )
 
 
 def band_keys(signature: bytes) -> list[int]:
