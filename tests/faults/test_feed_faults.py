@@ -186,24 +186,22 @@ def test_xml_attacks_are_refused_without_expanding_reading_or_fetching(
 ) -> None:
     body = attacks(secret_file, dtd_server.url_for("/evil.dtd"))[attack]
     tracemalloc.start()
-    started = time.monotonic()
     try:
         poll = parse_feed(body, url="http://127.0.0.1/attack.xml")
         outcome = f"parsed: {[entry.title for entry in poll.entries]}"
     except NotAFeedError as exc:
         poll, outcome = None, str(exc)
-    seconds = time.monotonic() - started
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     assert len(dtd_server.log) == 0, "the DTD was fetched"
-    assert seconds < 0.5 and peak < 2_000_000, (seconds, peak)
+    assert peak < 2_000_000, peak  # an expanded entity would take far more: nothing was expanded
     if poll is None:
         assert "declares XML entities" in outcome
     else:  # only a DOCTYPE naming an external DTD may be read, and then nothing from it is used
         assert attack == "external DTD (DOCTYPE SYSTEM url)"
         assert all(SECRET not in (entry.title or "") and "lol" not in (entry.title or "") for entry in poll.entries)
     what = outcome if poll is None else "read without fetching the DTD; &remote; left unexpanded"
-    record(f"XML attack: {attack}", f"{what} ({seconds * 1000:.0f} ms, peak {peak / 1024:.0f} KiB)")
+    record(f"XML attack: {attack}", f"{what} (peak {peak / 1024:.0f} KiB)")
 
 
 # --- 3. a sample of the corpus and the attacks, ingested by a real run --------------------------------------
