@@ -11,6 +11,7 @@ trafilatura is imported lazily so that importing this module (for its dataclasse
 from __future__ import annotations
 
 import codecs
+import contextlib
 import json
 import re
 from dataclasses import dataclass, field
@@ -49,15 +50,18 @@ __all__ = [
 
 # Bump the suffix whenever the logic here changes what comes out for the same page: stored articles carry it,
 # and `reprocess` uses it to find articles extracted by older logic.
-EXTRACTOR_VERSION = f"trafilatura-{version('trafilatura')}+ren2"
+EXTRACTOR_VERSION = f"trafilatura-{version('trafilatura')}+ren3"
 
 # trafilatura's options, each measured on bench/extraction (F1, whitespace tokens; see bench/eval.py):
 # precision mode +0.006 over balanced; comments left out +0.002 (a reader's comment is not the article);
 # tables kept (+0.006: results tables and figures are the article on the pages that have them); fast mode off
 # (+0.003: the comparison with trafilatura's fallback extractors rescues pages its main pass under-extracts).
+# That comparison runs readability and justext on every page, a third of extraction's time, and changes the
+# body of only the pages whose fast-mode body is short: so it runs only below FALLBACK_BELOW_CHARS.
 FAVOR_PRECISION = True
 INCLUDE_TABLES = True
 FAST = False
+FALLBACK_BELOW_CHARS = 1000
 # Where a `<meta charset>` must appear (the HTML spec's prescan looks at the first 1024 bytes; real pages put
 # long <script>/<link> blocks first, so look a little further).
 META_PRESCAN_BYTES = 4096
@@ -479,25 +483,65 @@ def _strip_site_suffix(title: str, site: str | None) -> str:
 
 
 def _trafilatura_extract(tree: HtmlElement, url: str) -> Any:
+    """trafilatura's body, in fast mode first and with its fallback extractors only when that came out short,
+    under the page's metadata (`_page_metadata`)."""
     import trafilatura  # lazy: about a second of import time the CLI's read-only commands should not pay
+
+    def body(fast: bool) -> Any:
+        return trafilatura.bare_extraction(
+            tree,  # trafilatura works on a copy: the caller's tree is left as parsed
+            url=url,
+            fast=fast,
+            favor_precision=FAVOR_PRECISION,
+            with_metadata=False,
+            include_comments=False,
+            include_tables=INCLUDE_TABLES,
+        )
+
+    document = body(fast=True)
+    if not FAST and (document is None or len(document.text or "") < FALLBACK_BELOW_CHARS):
+        document = body(fast=False) or document
+    metadata = _page_metadata(tree, url)
+    if document is not None:
+        metadata.body, metadata.text = document.body, document.text
+    return metadata
+
+
+def _page_metadata(tree: HtmlElement, url: str) -> Any:
+    """Title, author, date, site name and description, as trafilatura's `extract_metadata` finds them, less
+    the categories, tags and licence it also looks for (a third of its time, and nothing here uses them)."""
+    from htmldate import find_date
+    from trafilatura.metadata import (
+        META_URL,
+        examine_meta,
+        extract_author,
+        extract_meta_json,
+        extract_sitename,
+        extract_title,
+        extract_url,
+    )
     from trafilatura.settings import set_date_params
 
+    metadata = examine_meta(tree)
+    if metadata.author and " " not in metadata.author:  # trafilatura's rule: a one-word author is a handle
+        metadata.author = None
+    with contextlib.suppress(Exception):  # trafilatura's own guard: its JSON-LD reader fails on odd pages
+        metadata = extract_meta_json(tree, metadata)
+    metadata.title = metadata.title or extract_title(tree)
+    metadata.author = metadata.author or extract_author(tree)
+    metadata.url = metadata.url or extract_url(tree, url)
     date_params = set_date_params(extensive=True)
     date_params["outputformat"] = _HTMLDATE_FORMAT
-    document = trafilatura.bare_extraction(
-        tree,  # trafilatura works on a copy: the caller's tree is left as parsed
-        url=url,
-        fast=FAST,
-        favor_precision=FAVOR_PRECISION,
-        with_metadata=True,
-        include_comments=False,
-        include_tables=INCLUDE_TABLES,
-        date_extraction_params=date_params,
-    )
-    if document is None:
-        # no body worth keeping; the metadata may still be
-        document = trafilatura.extract_metadata(tree, url, date_params)
-    return document
+    metadata.date = find_date(tree, **date_params, url=metadata.url)
+    sitename = metadata.sitename or extract_sitename(tree)
+    if sitename:
+        sitename = sitename.lstrip("@")  # a Twitter handle
+        if sitename and "." not in sitename and not sitename[0].isupper():
+            sitename = sitename.title()
+    elif metadata.url and (match := META_URL.match(metadata.url)):
+        sitename = match[1]
+    metadata.sitename = sitename
+    return metadata
 
 
 def _load_tree(html: str) -> HtmlElement | None:
