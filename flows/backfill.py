@@ -45,7 +45,7 @@ from models import ops, store
 from models.store import EntryOutcome, FeedRow
 from transforms.canonical import canonical_url
 from transforms.extract import EntryHints
-from transforms.pipeline import Decision, PageInput
+from transforms.pipeline import Decision, PageInput, attach_page
 
 ORIGIN = "backfill"
 # Ledger status of a fetched page whose own date is outside the window (not in store.DONE_STATUSES).
@@ -264,7 +264,10 @@ def _run_batch(
     judged = [index for index, result in fetched.items() if result.page is not None]
     pages = [_page_input(items[index].candidate, fetched[index]) for index in judged]
     workers = settings.extract_workers or default_workers()
-    decisions = dict(zip(judged, judge_batch(pages, taxonomy, threshold, workers), strict=True))
+    decisions = {
+        index: attach_page(decision, page)
+        for index, page, decision in zip(judged, pages, judge_batch(pages, taxonomy, threshold, workers), strict=True)
+    }
     outcomes: list[EntryOutcome] = []
     for index, item in enumerate(items):
         if item.decided is not None:

@@ -11,7 +11,7 @@ import os
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
-from transforms.pipeline import Decision, PageInput, attach_page, judge_page
+from transforms.pipeline import Decision, PageInput, judge_page
 from transforms.tag import Taxonomy
 
 _worker_state: dict[str, Any] = {}
@@ -56,11 +56,15 @@ def shutdown_pool() -> None:
 
 
 def judge_pages(pages: list[PageInput], *, taxonomy: Taxonomy, threshold: float, workers: int) -> list[Decision]:
-    """Decisions for `pages`, in order; across `workers` processes when there is more than one page."""
+    """Decisions for `pages`, in order; across `workers` processes when there is more than one page.
+
+    The raw pages are not attached to the records (`transforms.pipeline.attach_page` does that where they are
+    loaded): a task's result lives on in Prefect's reference cycles until a full garbage collection, and a
+    batch's pages would live on with it (10 MB a batch)."""
     if workers <= 1 or len(pages) < 2:
         decisions = [judge_page(page, taxonomy=taxonomy, threshold=threshold) for page in pages]
     else:
         pool = _get_pool(workers, taxonomy, threshold)
         chunksize = max(1, len(pages) // (workers * 4))
         decisions = list(pool.map(_judge_in_worker, pages, chunksize=chunksize))
-    return [attach_page(decision, page) for decision, page in zip(decisions, pages, strict=True)]
+    return decisions

@@ -37,7 +37,7 @@ from models.ops import FeedClaims
 from models.store import BatchResult, EntryOutcome, FeedRow, FeedUpdate
 from models.templates import load_templates
 from transforms.extract import EntryHints
-from transforms.pipeline import Decision, PageInput, learn_site_templates
+from transforms.pipeline import Decision, PageInput, attach_page, learn_site_templates
 from transforms.relevance import entry_looks_relevant
 from transforms.tag import Taxonomy
 from transforms.templates import SiteTemplate, template_site
@@ -355,7 +355,8 @@ def _site_templates(engine: Any, fetched: Sequence[PageFetch]) -> dict[str, Site
 
 
 def _finish_batch(engine: Any, pending: _Pending, settings: Settings, summary: RunSummary) -> None:
-    judged = pending.decisions.result()
+    results = pending.decisions.result()
+    judged = [attach_page(decision, page) for decision, page in zip(results, pending.pages, strict=True)]
     decisions = dict(zip(pending.judged_indexes, judged, strict=True))
     outcomes = _outcomes(pending.items, pending.fetched, decisions)
     learned = learn_site_templates(pending.templates, list(zip(pending.pages, judged, strict=True)))
