@@ -6,14 +6,15 @@ FTS5 terms so that FTS syntax characters (`"`, `*`, `:`, `NEAR`, `-`) are search
 
 from __future__ import annotations
 
+import json
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import Engine, Float, Integer, and_, exists, func, literal_column, select, text
+from sqlalchemy import Engine, Integer, and_, bindparam, column, exists, func, literal_column, select, table
 from sqlalchemy.engine import Connection
 
 from models.cjk_search import cjk_match, has_cjk
@@ -292,7 +293,15 @@ def _distinct_stories(connection: Connection, statement: Any, *, scored: bool, l
     return [_view(by_id[row.story_id], row.score if scored else None) for row in ranking if row.story_id in by_id]
 
 
-def _tag_filter(kind: str, name: str) -> Any:
+def _tag_filter(kind: str, name: str, tag_ids: list[int] | None = None, article_id: Any = ARTICLE.c.id) -> Any:
+    """Articles with this tag: one primary-key probe of `article_tag` per article when the tag's ids are known
+    (`_tag_ids`); by name (watches), a join to `tag` per article."""
+    if tag_ids is not None:
+        return exists(
+            select(ARTICLE_TAG.c.article_id).where(
+                ARTICLE_TAG.c.article_id == article_id, ARTICLE_TAG.c.tag_id.in_(tag_ids)
+            )
+        )
     return exists(
         select(ARTICLE_TAG.c.article_id)
         .join(TAG, TAG.c.id == ARTICLE_TAG.c.tag_id)
@@ -321,12 +330,16 @@ class SearchFilters:
     include_duplicates: bool = True
 
 
-def _filter_clauses(filters: SearchFilters) -> list[Any]:
-    clauses: list[Any] = []
-    for kind in ("element", "company", "place", "topic"):
-        value = getattr(filters, kind)
-        if value:
-            clauses.append(_tag_filter(kind, value))
+_TAG_FILTERS = ("element", "company", "place", "topic")
+
+
+def _filter_clauses(filters: SearchFilters, tag_ids: dict[str, list[int]] | None = None) -> list[Any]:
+    """The filters as clauses on `article`; `tag_ids` (from `_tag_ids`) names the tags by id."""
+    clauses: list[Any] = [
+        _tag_filter(kind, getattr(filters, kind), None if tag_ids is None else tag_ids[kind])
+        for kind in _TAG_FILTERS
+        if getattr(filters, kind)
+    ]
     if filters.since:
         clauses.append(ARTICLE.c.published_at >= filters.since)
     if filters.until:
@@ -336,70 +349,236 @@ def _filter_clauses(filters: SearchFilters) -> list[Any]:
     return clauses
 
 
+def _tag_ids(connection: Connection, filters: SearchFilters) -> dict[str, list[int]]:
+    """The ids of the tags the filters name (none found: the filter matches nothing)."""
+    found: dict[str, list[int]] = {}
+    for kind in _TAG_FILTERS:
+        value = getattr(filters, kind)
+        if value:
+            found[kind] = list(
+                connection.execute(
+                    select(TAG.c.id).where(TAG.c.kind == kind, func.lower(TAG.c.name) == value.strip().lower())
+                ).scalars()
+            )
+    return found
+
+
+# Search ranks the newest RANKING_WINDOW articles that match (words and filters), not every match. A query that
+# matches few articles is ranked whole, as before; one that matches a large share of the archive ("rare earth"
+# matches every article) returns the best matches among the newest RANKING_WINDOW, so a better-worded but older
+# article beyond them is not found by it (`--until` or narrower words reach it). Ranking every match cost
+# 0.2 s (SQLite) to 0.9 s (Postgres) at 100k articles, growing with the archive; the window keeps a search
+# near 20 ms however large the archive grows (README, Performance; bench/search.py).
+RANKING_WINDOW = 1000
+# SQLite, a query matching more than SQLITE_MANY_MATCHES articles: its newest matches are looked for among the
+# newest SQLITE_RECENT_ARTICLES articles (FTS5 reads only their rowid range; a query matching a quarter of the
+# archive is served by the first size, a sixteenth by the second), and only if fewer than the window match there,
+# by walking the articles newest first against the set of every match (30 ms for "rare earth" at 100k, most of it
+# building that set). A query matching fewer sorts its matches by date.
+SQLITE_MANY_MATCHES = 3 * RANKING_WINDOW
+SQLITE_RECENT_ARTICLES = (4 * RANKING_WINDOW, 16 * RANKING_WINDOW)
+# The rank: SQLite's bm25 with a title word worth five in the body; Postgres's ts_rank, where the title's
+# weight A counts 1.0 and the body's B 0.4 (ts_rank_cd, cover density, cost twice as much per article).
+BM25_TITLE_WEIGHT = 5.0
+BM25_BODY_WEIGHT = 1.0
+
+
+def _newest_first(dialect: str) -> list[Any]:
+    # SQLite sorts NULLs first, so they come last descending, as its published_at index holds them; an explicit
+    # NULLS LAST would stop SQLite from walking that index. Postgres needs it said (ix_article_newest, 0008).
+    published = ARTICLE.c.published_at.desc() if dialect == "sqlite" else ARTICLE.c.published_at.desc().nulls_last()
+    return [published, ARTICLE.c.id.desc()]
+
+
+_ARTICLE_FTS = table("article_fts", column("rowid", Integer))
+_FTS_MATCH = literal_column("article_fts").op("MATCH")
+
+
+def _fts_matches(user_query: str) -> Any:
+    return select(_ARTICLE_FTS.c.rowid).where(_FTS_MATCH(bindparam("fts_match", fts5_query(user_query))))
+
+
+def _matches_many(connection: Connection, user_query: str, count: int) -> bool:
+    """More than `count` articles match the words (FTS5 reads them in rowid order and stops there)."""
+    probe = _fts_matches(user_query).order_by(_ARTICLE_FTS.c.rowid.desc()).limit(1).offset(count)
+    return connection.execute(probe).first() is not None
+
+
+def _sqlite_newest_among_recent(
+    connection: Connection, user_query: str, filters: SearchFilters, tag_ids: dict[str, list[int]], recent_size: int
+) -> list[int] | None:
+    """The window's ids if the newest `recent_size` articles (in the date range) hold RANKING_WINDOW matches, or
+    are all there is: no older match can be newer than those. None otherwise."""
+    recent = (
+        select(ARTICLE.c.id, ARTICLE.c.published_at)
+        .where(*_filter_clauses(SearchFilters(since=filters.since, until=filters.until)))
+        .order_by(*_newest_first("sqlite"))
+        .limit(recent_size)
+        .cte("recent")
+        .prefix_with("MATERIALIZED")
+    )
+    in_range = _fts_matches(user_query).where(
+        _ARTICLE_FTS.c.rowid >= select(func.min(recent.c.id)).scalar_subquery(),
+        _ARTICLE_FTS.c.rowid <= select(func.max(recent.c.id)).scalar_subquery(),
+    )
+    # Tags are tested on the recent ids directly: joining `article` for them read thousands of wide rows.
+    tagged = [
+        _tag_filter(kind, getattr(filters, kind), tag_ids[kind], article_id=recent.c.id)
+        for kind in _TAG_FILTERS
+        if getattr(filters, kind)
+    ]
+    matched = select(recent.c.id).where(recent.c.id.in_(in_range), *tagged)
+    if not filters.include_duplicates:
+        matched = matched.join(ARTICLE, ARTICLE.c.id == recent.c.id).where(ARTICLE.c.near_duplicate_of.is_(None))
+    newest = matched.order_by(recent.c.published_at.desc(), recent.c.id.desc()).limit(RANKING_WINDOW).subquery()
+    recent_count = select(func.count()).select_from(recent).scalar_subquery()
+    found, window = connection.execute(
+        select(recent_count, func.json_group_array(literal_column("id"))).select_from(newest)
+    ).one()
+    ids: list[int] = json.loads(window)
+    return ids if len(ids) == RANKING_WINDOW or found < recent_size else None
+
+
+def _sqlite_window(
+    connection: Connection, user_query: str, filters: SearchFilters, tag_ids: dict[str, list[int]]
+) -> list[int]:
+    """Ids of the newest RANKING_WINDOW articles matching the words and the filters, newest first (SQLite)."""
+    if _matches_many(connection, user_query, SQLITE_MANY_MATCHES):
+        for recent_size in SQLITE_RECENT_ARTICLES:
+            ids = _sqlite_newest_among_recent(connection, user_query, filters, tag_ids, recent_size)
+            if ids is not None:
+                return ids
+        # `id + 0` is no longer a key SQLite can look matches up by, so it walks ix_article_published_at; without
+        # statistics it would fetch and sort every match instead (0.13 s for "rare earth" at 100k).
+        matched = (ARTICLE.c.id + 0).in_(_fts_matches(user_query))
+    else:
+        matched = ARTICLE.c.id.in_(_fts_matches(user_query))
+    newest = (
+        select(ARTICLE.c.id)
+        .where(matched, *_filter_clauses(filters, tag_ids))
+        .order_by(*_newest_first("sqlite"))
+        .limit(RANKING_WINDOW)
+    )
+    return list(connection.execute(newest).scalars())
+
+
+def _ranked_window(
+    connection: Connection, user_query: str, filters: SearchFilters, tag_ids: dict[str, list[int]]
+) -> Any:
+    """(article_id, score) of the newest RANKING_WINDOW articles matching the words and the clauses, as a CTE;
+    higher scores are better."""
+    dialect = connection.dialect.name
+    if dialect == "sqlite":
+        ids = _sqlite_window(connection, user_query, filters, tag_ids)
+        # bm25() only runs inside the FTS5 query, and FTS5 takes no list of rowids (an `IN` there runs the whole
+        # match again per rowid): it reads the window's rowid range, and `rowid + 0` keeps the `IN` a plain test
+        # on each row, so bm25 is computed for the window's articles only.
+        bm25 = -func.bm25(literal_column("article_fts"), BM25_TITLE_WEIGHT, BM25_BODY_WEIGHT)
+        window: Any = select(literal_column("value")).select_from(func.json_each(json.dumps(ids)))
+        return (
+            select(_ARTICLE_FTS.c.rowid.label("article_id"), bm25.label("score"))
+            .where(
+                _FTS_MATCH(bindparam("fts_match", fts5_query(user_query))),
+                _ARTICLE_FTS.c.rowid >= min(ids, default=0),
+                _ARTICLE_FTS.c.rowid <= max(ids, default=-1),
+                (_ARTICLE_FTS.c.rowid + 0).in_(window),
+            )
+            .cte("ranked")
+            .prefix_with("MATERIALIZED")
+        )
+    # One plan per query: a search matching 30 articles and one matching 100,000 need different plans, and a
+    # generic plan cached for the statement (psycopg prepares it from the fifth run) walked 100k articles.
+    connection.exec_driver_sql("SET LOCAL plan_cache_mode = force_custom_plan")
+    clauses = _filter_clauses(filters, tag_ids)
+    search_vector: Any = literal_column("article.search_vector")
+    tsquery = func.websearch_to_tsquery("english", user_query)
+    # Ranked as it is read: walking ix_article_newest, Postgres computes ts_rank for the rows the LIMIT keeps.
+    return (
+        select(ARTICLE.c.id.label("article_id"), func.ts_rank(search_vector, tsquery).label("score"))
+        .where(search_vector.op("@@")(tsquery), *clauses)
+        .order_by(*_newest_first(dialect))
+        .limit(RANKING_WINDOW)
+        .cte("ranked")
+        .prefix_with("MATERIALIZED")
+    )
+
+
+def _views_by_id(connection: Connection, ranking: Sequence[Any]) -> list[ArticleView]:
+    """Views of the ranked (id, score) rows, in their order: article columns are read for these rows only."""
+    if not ranking:
+        return []
+    rows = connection.execute(
+        select(*_article_columns()).select_from(_from_articles()).where(ARTICLE.c.id.in_([row[0] for row in ranking]))
+    )
+    by_id = {row.id: row for row in rows}
+    return [_view(by_id[article_id], score) for article_id, score in ranking if article_id in by_id]
+
+
+def _ranked_search(
+    connection: Connection, user_query: str, filters: SearchFilters, *, limit: int, distinct: bool
+) -> list[ArticleView]:
+    ranked = _ranked_window(connection, user_query, filters, _tag_ids(connection, filters))
+    if not distinct:
+        best = select(ranked.c.article_id, ranked.c.score).order_by(ranked.c.score.desc(), ranked.c.article_id.desc())
+        return _views_by_id(connection, connection.execute(best.limit(limit)).all())
+    best_score = func.max(ranked.c.score)
+    newest = func.max(ARTICLE.c.published_at)
+    stories = connection.execute(
+        select(_STORY_ID.label("story_id"), best_score.label("score"))
+        .select_from(ranked.join(ARTICLE, ARTICLE.c.id == ranked.c.article_id))
+        .group_by(_STORY_ID)
+        .order_by(best_score.desc(), newest.desc().nulls_last(), _STORY_ID.desc())
+        .limit(limit)
+    ).all()
+    return _views_by_id(connection, stories)
+
+
 def search_articles(
     engine: Engine, query: str, *, filters: SearchFilters | None = None, limit: int = 20, distinct: bool = False
 ) -> list[ArticleView]:
     """Full-text search ranked by relevance, best first; an empty query lists the newest matching articles.
 
+    Words are ranked among the newest RANKING_WINDOW matching articles (all of them when fewer match).
     ``distinct``: one row per story, its canonical article, ranked by the story's best-matching copy.
     """
     filters = filters or SearchFilters()
-    clauses = _filter_clauses(filters)
     with engine.connect() as connection:
-        columns = _article_columns()
-        if not _WORD.search(query or ""):
-            statement = (
-                select(*columns, literal_column("NULL").label("score"))
-                .select_from(_from_articles())
-                .where(and_(True, *clauses))
-                .order_by(ARTICLE.c.published_at.desc().nulls_last(), ARTICLE.c.id.desc())
-                .limit(limit)
-            )
-        elif has_cjk(query):
-            # Chinese, Japanese, Korean: word tokenizers cannot split them; substring search (models/cjk_search.py).
-            match, rank = cjk_match(connection.dialect.name, query)
-            statement = (
-                select(*columns, rank.label("score"))
-                .select_from(_from_articles())
-                .where(match, *clauses)
-                .order_by(rank.desc(), ARTICLE.c.id.desc())
-                .limit(limit)
-            )
-        elif connection.dialect.name == "sqlite":
-            ranked = (
-                text(
-                    "SELECT rowid AS article_id, -bm25(article_fts, 5.0, 1.0) AS score "
-                    "FROM article_fts WHERE article_fts MATCH :match"
-                )
-                .bindparams(match=fts5_query(query))
-                .columns(article_id=Integer, score=Float)
-                .subquery("ranked")
-            )
-            statement = (
-                select(*columns, ranked.c.score)
-                .select_from(_from_articles().join(ranked, ranked.c.article_id == ARTICLE.c.id))
-                .where(and_(True, *clauses))
-                .order_by(ranked.c.score.desc(), ARTICLE.c.id.desc())
-                .limit(limit)
-            )
+        if _WORD.search(query or "") and not has_cjk(query):
+            views = _ranked_search(connection, query, filters, limit=limit, distinct=distinct)
         else:
-            search_vector: Any = literal_column("article.search_vector")
-            tsquery = func.websearch_to_tsquery("english", query)
-            rank = func.ts_rank_cd(search_vector, tsquery)
-            statement = (
-                select(*columns, rank.label("score"))
-                .select_from(_from_articles())
-                .where(search_vector.op("@@")(tsquery), *clauses)
-                .order_by(rank.desc(), ARTICLE.c.id.desc())
-                .limit(limit)
-            )
-        if distinct:
-            views = _distinct_stories(connection, statement, scored=bool(_WORD.search(query or "")), limit=limit)
-        else:
-            views = [_view(row, row.score) for row in connection.execute(statement)]
+            clauses = _filter_clauses(filters, _tag_ids(connection, filters))
+            views = _unranked_or_cjk_search(connection, query, clauses, limit=limit, distinct=distinct)
         _attach_tags(connection, views)
         _attach_stories(connection, views)
         return views
+
+
+def _unranked_or_cjk_search(
+    connection: Connection, query: str, clauses: list[Any], *, limit: int, distinct: bool
+) -> list[ArticleView]:
+    """No words: the newest matching articles. Chinese, Japanese, Korean: word tokenizers cannot split them, so a
+    substring search ranked by word frequency (models/cjk_search.py)."""
+    columns = _article_columns()
+    if not _WORD.search(query or ""):
+        statement = (
+            select(*columns, literal_column("NULL").label("score"))
+            .select_from(_from_articles())
+            .where(and_(True, *clauses))
+            .order_by(*_newest_first(connection.dialect.name))
+            .limit(limit)
+        )
+    else:
+        match, rank = cjk_match(connection.dialect.name, query)
+        statement = (
+            select(*columns, rank.label("score"))
+            .select_from(_from_articles())
+            .where(match, *clauses)
+            .order_by(rank.desc(), ARTICLE.c.id.desc())
+            .limit(limit)
+        )
+    if distinct:
+        return _distinct_stories(connection, statement, scored=bool(_WORD.search(query or "")), limit=limit)
+    return [_view(row, row.score) for row in connection.execute(statement)]
 
 
 def get_article(engine: Engine, id_or_url: str) -> ArticleView | None:
