@@ -10,12 +10,19 @@ for the filtered queries.
 
 Each query of `QUERIES` runs once untimed, then `rounds` times; p50 and p95 are over all timed calls, with
 each query's median beside them.
+
+Run alone (`python bench/search.py --help`) it fills a throwaway SQLite file and a throwaway Postgres database,
+as `bench/run.py --only search` does, and merges its figures into bench/results.json under
+performance.search (the other keys are kept). `--database-url` measures on a database you keep instead: it is
+filled once, and later runs reuse its synthetic articles (quick to repeat while changing the search code).
 """
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import json
+import os
 import random
 import statistics
 import sys
@@ -169,9 +176,7 @@ def fill(engine: Any, count: int, pages_dir: Path, *, chunk: int = 5000) -> dict
     )
     started = time.perf_counter()
     with engine.begin() as connection:
-        connection.execute(
-            dialect.insert(TAG).on_conflict_do_nothing(), [{"kind": k, "name": n} for k, n in all_tags]
-        )
+        connection.execute(dialect.insert(TAG).on_conflict_do_nothing(), [{"kind": k, "name": n} for k, n in all_tags])
         tag_ids = {(row.kind, row.name): row.id for row in connection.execute(select(TAG.c.id, TAG.c.kind, TAG.c.name))}
     with _full_text_indexes_built_after(engine):
         _insert_rows(engine, count, pages_dir, chunk, tag_ids)
@@ -278,16 +283,116 @@ def time_queries(engine: Any, rounds: int, limit: int = 20) -> dict[str, Any]:
     }
 
 
-def measure(database_url: str, articles: int, rounds: int, pages_dir: Path) -> dict[str, Any]:
+def _synthetic_articles(engine: Any) -> int:
+    from sqlalchemy import func, select
+
+    from models.store import ARTICLE
+
+    with engine.connect() as connection:
+        return int(
+            connection.execute(
+                select(func.count()).select_from(ARTICLE).where(ARTICLE.c.extractor_version == "bench")
+            ).scalar_one()
+        )
+
+
+def measure(database_url: str, articles: int, rounds: int, pages_dir: Path, *, reuse: bool = False) -> dict[str, Any]:
+    """Fill the database with `articles` synthetic articles and time the queries. `reuse`: a database that holds
+    them already (from an earlier `reuse` run) is timed as it is."""
+    from sqlalchemy import func, select
+
     from flows.common import prepare_store
     from flows.settings import get_settings
     from models.db import get_engine
+    from models.store import ARTICLE
 
     engine = prepare_store(get_settings(database_url=database_url))
     try:
-        figures = fill(engine, articles, pages_dir)
+        stored = _synthetic_articles(engine) if reuse else 0
+        if stored and stored != articles:
+            raise SystemExit(f"{database_url} holds {stored:,} synthetic articles, not {articles:,}: use a new one")
+        if stored:
+            with engine.connect() as connection:
+                total = connection.execute(select(func.count()).select_from(ARTICLE)).scalar_one()
+            figures: dict[str, Any] = {"inserted": 0, "articles": total, "fill_s": None, "reused": True}
+        else:
+            figures = fill(engine, articles, pages_dir)
         figures.update(time_queries(engine, rounds))
     finally:
         engine.dispose()
         get_engine.cache_clear()
     return figures
+
+
+def _log(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def _merge_search_results(path: Path, figures: dict[str, Any]) -> None:
+    """Read-modify-write performance.search of the results file bench/run.py and the other benchmarks share."""
+    results = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    results.setdefault("performance", {})["search"] = figures
+    tmp = path.with_suffix(f".json.tmp{os.getpid()}")
+    tmp.write_text(json.dumps(results, indent=2, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8")
+    tmp.replace(path)
+
+
+def main(argv: list[str] | None = None) -> int:
+    import tempfile
+
+    from bench.newsweb import default_pages_dir
+    from bench.run import POSTGRES_ADMIN_URL, RESULTS_PATH, load_average, postgres_database
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--articles", type=int, default=100_000, help="synthetic articles (default 100000)")
+    parser.add_argument("--rounds", type=int, default=5, help="timed calls per query (default 5)")
+    parser.add_argument("--only", default="sqlite,postgres", help="sqlite, postgres or both (default both)")
+    parser.add_argument("--postgres-url", default=POSTGRES_ADMIN_URL, help="admin URL; a throwaway DB is made")
+    parser.add_argument(
+        "--database-url",
+        action="append",
+        default=[],
+        help="measure on this kept database instead (repeatable); filled on the first run, reused after",
+    )
+    parser.add_argument("--pages-dir", type=Path, default=None, help="benchmark pages (default bench/extraction)")
+    parser.add_argument("--results", type=Path, default=RESULTS_PATH)
+    parser.add_argument("--no-write", action="store_true", help="print only; leave results.json alone")
+    args = parser.parse_args(argv)
+    pages_dir = args.pages_dir or default_pages_dir()
+    engines = {name.strip() for name in args.only.split(",") if name.strip()}
+    figures: dict[str, Any] = {}
+    started_load = load_average()
+    if args.database_url:
+        for url in args.database_url:
+            label = "sqlite" if url.startswith("sqlite") else "postgres"
+            _log(f"search: {args.articles:,} synthetic articles on {label} ({url})")
+            figures[label] = measure(url, args.articles, args.rounds, pages_dir, reuse=True)
+            _log(f"search {label}: p50 {figures[label]['p50_ms']} ms, p95 {figures[label]['p95_ms']} ms")
+    else:
+        with tempfile.TemporaryDirectory(prefix="rare-news-search-") as workdir:
+            if "sqlite" in engines:
+                _log(f"search: {args.articles:,} synthetic articles on SQLite")
+                figures["sqlite"] = measure(f"sqlite:///{workdir}/search.db", args.articles, args.rounds, pages_dir)
+                _log(f"search sqlite: p50 {figures['sqlite']['p50_ms']} ms, p95 {figures['sqlite']['p95_ms']} ms")
+        if "postgres" in engines:
+            with postgres_database(args.postgres_url, "search") as url:
+                if url is not None:
+                    _log(f"search: {args.articles:,} synthetic articles on Postgres")
+                    figures["postgres"] = measure(url, args.articles, args.rounds, pages_dir)
+                    pg = figures["postgres"]
+                    _log(f"search postgres: p50 {pg['p50_ms']} ms, p95 {pg['p95_ms']} ms")
+    for label, found in figures.items():
+        print(f"{label}: {found['articles']:,} articles, p50 {found['p50_ms']} ms, p95 {found['p95_ms']} ms")
+        for query, timing in found["per_query_p50_ms"].items():
+            print(f"  {timing['p50_ms']:8.1f} ms  {timing['hits']:3d} hits  {query}")
+    print(f"load average at start {started_load}, at end {load_average()}")
+    if not args.no_write and figures:
+        figures["when"] = datetime.now(UTC).isoformat(timespec="seconds")
+        figures["load_average"] = [started_load, load_average()]
+        _merge_search_results(args.results, figures)
+        print(f"figures merged into {args.results} under performance.search")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
