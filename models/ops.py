@@ -15,7 +15,6 @@
 from __future__ import annotations
 
 import fcntl
-import gzip
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -26,6 +25,7 @@ from sqlalchemy import Engine, delete, func, or_, select, text, update
 from sqlalchemy.engine import Connection, make_url
 
 from models.db import dialect_insert
+from models.raw_pages import decompress_page
 from models.store import ARTICLE, BAND, FEED, RAW, FeedRow, replace_tags
 from models.tables import utcnow
 
@@ -240,7 +240,7 @@ def stored_articles(
         raw = None
         if with_raw and row.html_gz is not None:
             raw = RawCopy(
-                html=gzip.decompress(row.html_gz),
+                html=decompress_page(row.html_gz),
                 final_url=row.final_url,
                 content_type=row.content_type,
                 charset=row.charset,

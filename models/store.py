@@ -7,7 +7,6 @@ twice, or by two runs at once, ends with the same rows as one clean load.
 from __future__ import annotations
 
 import functools
-import gzip
 import random
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -18,6 +17,7 @@ from sqlalchemy import Engine, and_, bindparam, case, delete, func, select, text
 from sqlalchemy.engine import Connection
 
 from models.db import dialect_insert
+from models.raw_pages import compress_page
 from models.stories import StoryPlan, Subject, apply_plan, as_utc, plan_story
 from models.tables import Article, ArticleBand, ArticleTag, Feed, RawPage, Run, SeenEntry, Tag, utcnow
 from models.templates import save_templates
@@ -36,9 +36,6 @@ RUN = Run.__table__  # type: ignore[attr-defined]
 DONE_STATUSES = ("loaded", "irrelevant", "duplicate")
 # A failing feed waits 2^failures minutes (capped) before the next poll; Retry-After wins when longer.
 FEED_BACKOFF_CAP = timedelta(hours=12)
-# Raw pages are kept for offline reprocessing. Level 1 takes under half of level 6's CPU for files about a fifth
-# larger; level 6 was the largest single cost of loading a page (`make bench`).
-RAW_HTML_GZIP_LEVEL = 1
 
 
 @dataclass(frozen=True)
@@ -346,7 +343,7 @@ def _insert_article(connection: Connection, record: ArticleRecord, near_threshol
             RAW.insert(),  # a new article's: no conflict possible
             {
                 "article_id": article_id,
-                "html_gz": gzip.compress(record.raw_html, compresslevel=RAW_HTML_GZIP_LEVEL),
+                "html_gz": compress_page(record.raw_html),
                 "final_url": record.final_url,
                 "content_type": record.content_type,
                 "charset": record.charset,

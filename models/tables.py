@@ -104,7 +104,7 @@ class Article(SQLModel, table=True):
 
 
 class RawPage(SQLModel, table=True):
-    """The fetched HTML, gzip-compressed, so `reprocess` can re-extract without the network."""
+    """The fetched HTML, compressed (models/raw_pages.py), so `reprocess` can re-extract without the network."""
 
     __tablename__ = "raw_page"
 
