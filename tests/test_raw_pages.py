@@ -9,13 +9,14 @@ import pytest
 
 from models.raw_pages import compress_page, decompress_page
 
-PAGES = sorted((Path(__file__).resolve().parent / "pages").glob("*.html"))
+# real news pages, as the benchmark keeps them (gzip files)
+PAGES = sorted((Path(__file__).resolve().parents[1] / "bench" / "extraction" / "html").glob("*.html.gz"))
 
 
 @pytest.fixture
 def page() -> bytes:
-    assert PAGES, "tests/pages holds real article pages"
-    return max(PAGES, key=lambda path: path.stat().st_size).read_bytes()
+    assert PAGES, "bench/extraction/html holds real article pages"
+    return gzip.decompress(PAGES[0].read_bytes())
 
 
 def test_a_page_round_trips_and_shrinks(page: bytes) -> None:
