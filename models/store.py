@@ -366,9 +366,16 @@ def replace_tags(
     tags when the caller has looked them up already (a batch does it once for all its articles)."""
     connection.execute(delete(ARTICLE_TAG).where(ARTICLE_TAG.c.article_id == article_id))
     ids = tag_ids if tag_ids is not None else _tag_ids(connection, {(kind, name) for kind, name, _ in tags})
-    rows = [
+    _insert_tags(connection, _tag_rows(article_id, tags, ids))
+
+
+def _tag_rows(article_id: int, tags: Sequence[tuple[str, str, int]], ids: dict[tuple[str, str], int]) -> list[dict]:
+    return [
         {"article_id": article_id, "tag_id": ids[(kind, name)], "mentions": mentions} for kind, name, mentions in tags
     ]
+
+
+def _insert_tags(connection: Connection, rows: list[dict]) -> None:
     if rows:
         connection.execute(dialect_insert(connection, ARTICLE_TAG).on_conflict_do_nothing(), rows)
 
@@ -387,6 +394,7 @@ def load_batch(
         ledger: list[tuple[EntryOutcome, int | None]] = []
         batch_tags = {(kind, name) for o in outcomes if o.article for kind, name, _ in o.article.tags}
         tag_ids = _tag_ids(connection, batch_tags)  # once per batch, not once per article
+        tag_rows: list[dict] = []  # the new articles' tags, inserted together at the end
         for outcome in outcomes:
             record = outcome.article
             if record is None:
@@ -404,11 +412,12 @@ def load_batch(
                 existing = _existing_article_id(connection, record)
                 ledger.append((_with_status(outcome, "duplicate", "exact copy of a stored article"), existing))
                 continue
-            replace_tags(connection, article_id, record.tags, tag_ids=tag_ids)
+            tag_rows += _tag_rows(article_id, record.tags, tag_ids)
             result.stored += 1
             result.near_duplicates += int(is_near)
             result.article_ids.append(article_id)
             ledger.append((_with_status(outcome, "loaded", None), article_id))
+        _insert_tags(connection, tag_rows)
         _upsert_entries(connection, ledger)
         _apply_feed_updates(connection, feed_updates)
         save_templates(connection, site_templates or {})
