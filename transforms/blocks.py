@@ -252,18 +252,25 @@ def _site_of_host(host: str | None) -> str:
 _ABSOLUTE = re.compile(r"^(?:[a-z][a-z0-9+.-]*:|//)", re.IGNORECASE)
 
 
+_AUTHORITY = re.compile(r"^(?:https?:)?//[^/?#]*", re.IGNORECASE)
+
+
 def _is_internal(href: str, home: str, hosts: dict[str, bool]) -> bool:
     if not _ABSOLUTE.match(href):
         return True  # a relative link ("/news/x", "x.html", "?p=2") stays on the site
-    if not href.lower().startswith(("http:", "https:", "//")):
+    authority = _AUTHORITY.match(href)
+    if authority is None:
         return False  # mailto:, javascript:, tel:
-    try:
-        host = urlsplit(href).hostname or ""
-    except ValueError:  # malformed ("http://[::1"): not a link a reader could follow either
-        return False
-    if host not in hosts:
-        hosts[host] = _site_of_host(host) == home
-    return hosts[host]
+    # a page links to a handful of hosts many times over: parse each scheme and host once
+    key = authority.group(0).lower()
+    if key not in hosts:
+        try:
+            host = urlsplit(key).hostname or ""
+        except ValueError:  # malformed ("http://[::1"): not a link a reader could follow either
+            hosts[key] = False
+        else:
+            hosts[key] = _site_of_host(host) == home
+    return hosts[key]
 
 
 def internal_anchor_texts(tree: _Element, url: str) -> frozenset[str]:

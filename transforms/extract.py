@@ -274,34 +274,30 @@ def paragraphs_to_body(lines: list[str], *, title: str | None = None) -> str:
     return "\n\n".join(paragraphs)
 
 
-def _is_cjk(ch: str) -> bool:
-    cp = ord(ch)
-    return 0x4E00 <= cp <= 0x9FFF or 0x3400 <= cp <= 0x4DBF or 0xF900 <= cp <= 0xFAFF
-
-
 _ENGLISH_FUNCTION_WORDS = frozenset(
     {"the", "of", "and", "to", "in", "a", "is", "that", "for", "on", "with", "as", "was", "said", "by", "it"}
     | {"from", "at", "are", "be", "has", "have", "its", "an"}
 )
 
 
+_ASCII_LETTER = re.compile(r"[A-Za-z]")
+_CJK_IDEOGRAPH = re.compile(r"[\u4e00-\u9fff\u3400-\u4dbf\uf900-\ufaff]")
+_KANA = re.compile(r"[\u3040-\u30ff]")
+_HANGUL = re.compile(r"[\uac00-\ud7af]")
+
+
+def _letters_in(script: re.Pattern[str], sample: str) -> int:
+    return sum(1 for ch in script.findall(sample) if ch.isalpha())
+
+
 def guess_language(text: str) -> str | None:
     """Cheap script-based guess: 'zh' / 'ja' / 'ko' by script share, 'en' for ASCII text with English
     function words, else None. Confident enough to override a page's declared language."""
     sample = text[:LANGUAGE_SAMPLE_CHARS]
-    cjk = kana = hangul = ascii_letters = letters = 0
-    for ch in sample:
-        if not ch.isalpha():
-            continue
-        letters += 1
-        if ch.isascii():
-            ascii_letters += 1
-        elif _is_cjk(ch):
-            cjk += 1
-        elif 0x3040 <= ord(ch) <= 0x30FF:
-            kana += 1
-        elif 0xAC00 <= ord(ch) <= 0xD7AF:
-            hangul += 1
+    # counted by regular expressions, not a Python loop over each character (a twentieth of a page's CPU)
+    letters = sum(map(str.isalpha, sample))
+    ascii_letters = len(_ASCII_LETTER.findall(sample))
+    cjk, kana, hangul = (_letters_in(script, sample) for script in (_CJK_IDEOGRAPH, _KANA, _HANGUL))
     if letters == 0:
         return None
     if kana >= 0.1 * letters:
