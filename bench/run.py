@@ -525,7 +525,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--search-rounds", type=int, default=5, help="timed calls per search query (default 5)")
     parser.add_argument("--peer-articles", type=int, default=200, help="URLs newspaper4k fetches (default 200)")
     parser.add_argument("--workers", type=int, default=0, help="extraction processes; 0: one per core")
-    parser.add_argument("--batch-size", type=int, default=50, help="RARE_NEWS_BATCH_SIZE for the runs")
+    parser.add_argument("--batch-size", type=int, default=100, help="RARE_NEWS_BATCH_SIZE for the runs")
     parser.add_argument("--fetch-concurrency", type=int, default=8, help="pages fetched at once (and per host)")
     parser.add_argument(
         "--only",
