@@ -130,12 +130,14 @@ def test_signature_is_bit_for_bit_datasketchs_affine64_minhash(text: str) -> Non
     assert minhash_signature(text) == reference.hashvalues.astype("<u8").tobytes()
 
 
-def test_hashing_a_page_does_not_import_scipy() -> None:
-    # datasketch's package imports SciPy (55 MB a process); the pipeline's workers must not pay for it.
-    code = "import sys, transforms.pipeline; transforms.pipeline.minhash_signature('a b c d e f'); "
-    code += "print('scipy' in sys.modules)"
+def test_hashing_a_page_does_not_import_scipy_and_comparing_does_not_import_numpy() -> None:
+    # datasketch's package imports SciPy (55 MB a process): the pipeline's workers must not pay for it; the
+    # flow process only compares stored signatures, and must not pay for numpy (30 MB) either.
+    code = "import sys, flows.ingest, transforms.dedup as d; s = d.minhash_signature; "
+    code += "print(d.estimated_jaccard(d._EMPTY_SIGNATURE, d._EMPTY_SIGNATURE), 'numpy' in sys.modules); "
+    code += "s('a b c d e f'); print('numpy' in sys.modules, 'scipy' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
-    assert result.stdout.strip() == "False"
+    assert result.stdout.split("\n")[:2] == ["0.0 False", "True False"]
 
 
 def test_estimate_matches_datasketch_when_rebuilt_from_stored_bytes() -> None:

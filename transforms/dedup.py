@@ -32,10 +32,11 @@ from __future__ import annotations
 
 import hashlib
 import re
+import struct
 import unicodedata
-from typing import TYPE_CHECKING
-
-import numpy as np
+from functools import cache
+from operator import eq
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from datasketch import MinHash
@@ -50,22 +51,27 @@ SCHEME = "affine64"
 SIGNATURE_BYTES = NUM_PERM * 8
 assert LSH_BANDS * LSH_ROWS == NUM_PERM
 
-_EMPTY = np.iinfo(np.uint64).max  # datasketch's value for "no element seen"
+_EMPTY_VALUE = (1 << 64) - 1  # datasketch's value for "no element seen"
+_EMPTY_SIGNATURE = struct.pack(f"<{NUM_PERM}Q", *[_EMPTY_VALUE] * NUM_PERM)
+_UNPACK = struct.Struct(f"<{NUM_PERM}Q").unpack
+# MurmurHash3's 64-bit finalizer: shift and multipliers (multiplication wraps mod 2^64, as intended).
+_FMIX_SHIFT = 33
+_FMIX_M1 = 0xFF51AFD7ED558CCD
+_FMIX_M2 = 0xC4CEB9FE1A85EC53
 
 
-def _affine64_permutations(num_perm: int, seed: int) -> np.ndarray:
-    """datasketch's affine64 permutations for `seed`: odd multipliers `a` (a bijection mod 2^64) and offsets `b`."""
-    generator = np.random.RandomState(seed)
-    a = generator.randint(0, 1 << 63, num_perm, dtype=np.uint64) * np.uint64(2) + np.uint64(1)
-    b = generator.randint(0, 1 << 64, num_perm, dtype=np.uint64)
+@cache
+def _permutations() -> Any:
+    """datasketch's affine64 permutations: odd multipliers `a` (a bijection mod 2^64) and offsets `b`.
+
+    numpy is imported here, not with the module: only processes that hash pages need it (the flow process
+    compares stored signatures, which plain bytes do; numpy is 30 MB a process)."""
+    import numpy as np
+
+    generator = np.random.RandomState(MINHASH_SEED)
+    a = generator.randint(0, 1 << 63, NUM_PERM, dtype=np.uint64) * np.uint64(2) + np.uint64(1)
+    b = generator.randint(0, 1 << 64, NUM_PERM, dtype=np.uint64)
     return np.array([a, b])
-
-
-_PERMUTATIONS = _affine64_permutations(NUM_PERM, MINHASH_SEED)
-# MurmurHash3's 64-bit finalizer: shifts and multipliers (multiplication wraps mod 2^64, as intended).
-_FMIX_SHIFT = np.uint64(33)
-_FMIX_M1 = np.uint64(0xFF51AFD7ED558CCD)
-_FMIX_M2 = np.uint64(0xC4CEB9FE1A85EC53)
 _CJK = "\u2e80-\u9fff\uac00-\ud7af\uf900-\ufaff"
 _PUNCTUATION = re.compile(r"[^\w\s]|_")
 _CJK_CHAR = re.compile(f"[{_CJK}]")
@@ -102,42 +108,48 @@ def minhash_signature(text: str) -> bytes:
     """MinHash of ``shingles(text)`` as ``NUM_PERM`` little-endian uint64 values."""
     items = shingles(text)
     if not items:
-        return np.full(NUM_PERM, _EMPTY, dtype="<u8").tobytes()
+        return _EMPTY_SIGNATURE
+    import numpy as np
+
     # the first 8 bytes of each SHA-1, little-endian: datasketch's sha1_hash64
     hashed = np.frombuffer(b"".join(hashlib.sha1(item).digest()[:8] for item in items), dtype="<u8")
     hashed = hashed.astype(np.uint64).reshape(-1, 1)
+    shift, m1, m2 = np.uint64(_FMIX_SHIFT), np.uint64(_FMIX_M1), np.uint64(_FMIX_M2)
     with np.errstate(over="ignore"):
-        hashed ^= hashed >> _FMIX_SHIFT
-        hashed *= _FMIX_M1
-        hashed ^= hashed >> _FMIX_SHIFT
-        hashed *= _FMIX_M2
-        hashed ^= hashed >> _FMIX_SHIFT
-        a, b = _PERMUTATIONS
+        hashed ^= hashed >> shift
+        hashed *= m1
+        hashed ^= hashed >> shift
+        hashed *= m2
+        hashed ^= hashed >> shift
+        a, b = _permutations()
         permuted = hashed * a + b
-    return permuted.min(axis=0).astype("<u8").tobytes()
+    return bytes(permuted.min(axis=0).astype("<u8").tobytes())
 
 
-def _values(signature: bytes) -> np.ndarray:
+def _values(signature: bytes) -> tuple[int, ...]:
     if len(signature) != SIGNATURE_BYTES:
         raise ValueError(f"a signature is {SIGNATURE_BYTES} bytes, got {len(signature)}")
-    return np.frombuffer(signature, dtype="<u8")
+    return _UNPACK(signature)
 
 
 def is_empty_signature(signature: bytes) -> bool:
     """True for the signature of a text without tokens (it would equal every other empty one)."""
-    return bool(np.all(_values(signature) == _EMPTY))
+    if len(signature) != SIGNATURE_BYTES:
+        raise ValueError(f"a signature is {SIGNATURE_BYTES} bytes, got {len(signature)}")
+    return signature == _EMPTY_SIGNATURE
 
 
 def signature_to_minhash(signature: bytes) -> MinHash:
     """A datasketch MinHash from a stored signature (e.g. for ``datasketch.MinHashLSH``)."""
+    import numpy as np
     from datasketch import MinHash  # lazy: it imports SciPy (see the module docstring)
 
     return MinHash(
         num_perm=NUM_PERM,
         seed=MINHASH_SEED,
         scheme=SCHEME,
-        permutations=_PERMUTATIONS,
-        hashvalues=_values(signature).astype(np.uint64),
+        permutations=_permutations(),
+        hashvalues=np.array(_values(signature), dtype=np.uint64),
     )
 
 
@@ -164,6 +176,6 @@ def estimated_jaccard(a: bytes, b: bytes) -> float:
     0.0 when either text was empty.
     """
     values_a, values_b = _values(a), _values(b)
-    if np.all(values_a == _EMPTY) or np.all(values_b == _EMPTY):
+    if a == _EMPTY_SIGNATURE or b == _EMPTY_SIGNATURE:
         return 0.0
-    return float(np.count_nonzero(values_a == values_b)) / NUM_PERM
+    return sum(map(eq, values_a, values_b)) / NUM_PERM
