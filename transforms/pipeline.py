@@ -83,8 +83,9 @@ def judge_article(
     if body_weight(body) < MIN_BODY_CHARS:
         return Decision("failed", f"no article text found ({len(body)} characters extracted)")
     title = extracted.title or ""
-    tags = tag_text(taxonomy, body, title=title)
-    relevance = score_article(taxonomy, title=title, body=body, tags=tags)
+    mentions = (taxonomy.mentions(title), taxonomy.mentions(body))  # once, for tags and score alike
+    tags = tag_text(taxonomy, body, title=title, mentions=mentions)
+    relevance = score_article(taxonomy, title=title, body=body, tags=tags, mentions=mentions)
     if relevance.score < threshold:
         why = "; ".join(relevance.reasons) or "no rare-earth terms"
         return Decision("irrelevant", f"relevance {relevance.score:.2f} < {threshold:.2f} ({why})")

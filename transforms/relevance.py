@@ -60,16 +60,21 @@ def _label(term: Term) -> str:
 
 
 def score_article(
-    taxonomy: Taxonomy, *, title: str, body: str, tags: list[TagMatch] | None = None
+    taxonomy: Taxonomy,
+    *,
+    title: str,
+    body: str,
+    tags: list[TagMatch] | None = None,
+    mentions: tuple[dict[Term, int], dict[Term, int]] | None = None,
 ) -> Relevance:
     """Score an article (see the module docstring).
 
     ``tags``: the article's tags (from ``tag_text`` with this title) if the caller already has them; they
     replace this function's own element/company/place/topic counts. Core phrases are always counted
-    here, because tags leave them out. Tags naming no term of ``taxonomy`` carry no weight.
+    here, because tags leave them out. Tags naming no term of ``taxonomy`` carry no weight. ``mentions``:
+    ``taxonomy.mentions`` of the title and the body, when the caller has them already.
     """
-    title_counts = taxonomy.mentions(title)
-    body_counts = taxonomy.mentions(body)
+    title_counts, body_counts = mentions or (taxonomy.mentions(title), taxonomy.mentions(body))
     if tags is not None:
         by_name = {(t.kind, t.name): t for t in taxonomy.terms}
         body_counts = {t: n for t, n in body_counts.items() if t.kind == CORE_KIND}

@@ -451,14 +451,21 @@ class Taxonomy:
         return f"Taxonomy(version={self.version!r}, terms={len(self.terms)})"
 
 
-def tag_text(taxonomy: Taxonomy, text: str, *, title: str = "") -> list[TagMatch]:
+def tag_text(
+    taxonomy: Taxonomy,
+    text: str,
+    *,
+    title: str = "",
+    mentions: tuple[dict[Term, int], dict[Term, int]] | None = None,
+) -> list[TagMatch]:
     """Tags for an article: mentions in title and body together, core phrases left out.
 
-    Sorted by kind, then by mentions (most first), then by name.
+    Sorted by kind, then by mentions (most first), then by name. ``mentions``: ``taxonomy.mentions`` of the
+    title and of ``text``, when the caller has them already (scoring needs them too).
     """
     totals: dict[Term, int] = {}
-    for part in (title, text):
-        for term, n in taxonomy.mentions(part).items():
+    for counts in mentions or (taxonomy.mentions(title), taxonomy.mentions(text)):
+        for term, n in counts.items():
             if term.kind != CORE_KIND:
                 totals[term] = totals.get(term, 0) + n
     matches = [TagMatch(kind=t.kind, name=t.name, mentions=n) for t, n in totals.items()]
