@@ -11,11 +11,12 @@ syllables, U+20000-U+2FA1F) are indexed:
   of `article`, and its triggers touch it only for such rows. FTS5 'delete' must be given exactly the values
   that were indexed, so it is issued only when the old row had CJK text; an update removes the old row when it
   had CJK text and adds the new one when that has. With the view as content, FTS5's own 'rebuild' and
-  'integrity-check' (which read the content table) see the same rows the triggers keep.
+  `('integrity-check', 1)`, which read the content table, see the same rows the triggers keep (with `article`
+  as content, a 'rebuild' would index every article again, and later 'delete's would miss the English ones).
   SQLite has no regular expressions. `GLOB '*[<ranges>]*'` compares code points correctly but costs about
   0.45 ms on a 4.6 kB body (it re-reads the bracket at every character), so it runs only when one of the
-  UTF-8 lead bytes of the class (E3-EF for U+3040-U+FAFF, F0 for U+20000-U+2FA1F) occurs in the text: about
-  14 byte scans, 0.06 ms, which English text with curly quotes and dashes (lead byte E2) passes at once.
+  UTF-8 lead bytes of the class (E3-EF for U+3040-U+FAFF, F0 for U+20000-U+2FA1F) occurs in the text. Those
+  14 byte scans cost about 0.06 ms and rule out English text, whose curly quotes and dashes start with E2.
 - Postgres: `ix_article_text_trgm` becomes a partial index; the planner uses it for queries that repeat its
   predicate, which models/cjk_search.py adds to every CJK search.
 
