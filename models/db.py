@@ -77,8 +77,17 @@ def _alembic_config(engine: Engine) -> Any:
     return config
 
 
-def migrate(engine: Engine) -> None:
-    """Create or upgrade the schema to the newest revision. Idempotent."""
+def migrate(engine: Engine, *, to: str = "heads") -> None:
+    """Create or upgrade the schema to the newest revision (or to revision `to`). Idempotent."""
+    _run_migration(engine, "upgrade", to)
+
+
+def downgrade(engine: Engine, *, to: str) -> None:
+    """Take the schema back to revision `to` (what an operator does before running an older release)."""
+    _run_migration(engine, "downgrade", to)
+
+
+def _run_migration(engine: Engine, direction: str, revision: str) -> None:
     from alembic import command
 
     config = _alembic_config(engine)
@@ -86,8 +95,8 @@ def migrate(engine: Engine) -> None:
         with engine.begin() as connection:
             _one_migration_at_a_time(connection)
             config.attributes["connection"] = connection
-            # "heads": features add migrations on their own branches from the same base; all of them apply.
-            command.upgrade(config, "heads")
+            # "heads", not "head": should features ever branch from one base again, all of them apply.
+            getattr(command, direction)(config, revision)
     except OperationalError as exc:
         raise DatabaseError(f"cannot migrate {engine.url.render_as_string()}: {exc.orig}") from None
 

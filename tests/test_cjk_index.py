@@ -12,11 +12,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from alembic import command
 from sqlalchemy import Connection, Engine, func, insert, literal_column, select, text
 
 from models.cjk_search import POSTGRES_CJK_PATTERN, cjk_match, has_cjk
-from models.db import _alembic_config, get_engine, migrate
+from models.db import downgrade, get_engine, migrate
 from models.queries import search_articles
 from models.store import ARTICLE
 from tests.analyst_fixtures import load, text_record
@@ -153,10 +152,7 @@ def test_deleting_articles_keeps_the_index_consistent(engine: Engine) -> None:
 
 
 def _migrate_to(engine: Engine, revision: str, *, down: bool = False) -> None:
-    config = _alembic_config(engine)
-    with engine.begin() as connection:
-        config.attributes["connection"] = connection
-        (command.downgrade if down else command.upgrade)(config, revision)
+    (downgrade if down else migrate)(engine, to=revision)
 
 
 QUERIES = ("赣州稀土", "稀土", "镝铽价格", "赣州稀土 Shanghai", "稀土 lynas", "Kalgoorlie ・")

@@ -7,10 +7,9 @@ import hashlib
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from alembic import command
 from sqlalchemy import Engine, insert, select
 
-from models.db import _alembic_config, get_engine, migrate
+from models.db import get_engine, migrate
 from models.queries import (
     RANKING_WINDOW,
     SQLITE_MANY_MATCHES,
@@ -178,10 +177,7 @@ def test_undated_articles_come_after_dated_ones_in_the_window(database_url: str)
 
 def test_upgrading_a_store_with_articles_keeps_them_searchable(database_url: str) -> None:
     engine = get_engine(database_url)
-    config = _alembic_config(engine)
-    with engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.upgrade(config, "0007")
+    migrate(engine, to="0007")
     with engine.begin() as connection:
         connection.execute(
             insert(ARTICLE),

@@ -481,15 +481,8 @@ def test_export_show_stats_and_dedup_commands_give_the_story(
 
 
 def test_migration_gives_stories_stored_before_it_their_canonical_article(database_url: str) -> None:
-    from alembic import command
-
-    from models.db import _alembic_config
-
     engine = get_engine(database_url)
-    config = _alembic_config(engine)
-    with engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.upgrade(config, "0002")
+    migrate(engine, to="0002")
     # As earlier versions stored them: every copy points at the first one stored, here a later publication.
     first, earlier, *_ = [SYNDICATED["paragraph added, dateline"], REUTERS, SYNDICATED["different boilerplate"]]
     columns = "canonical_url, url, title, authors, published_at, fetched_at, body_text, body_sha256, relevance, origin"
