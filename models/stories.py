@@ -178,9 +178,13 @@ def _candidate_stories(connection: Connection, subject: Subject, threshold: floa
     )
     stories: dict[int, _Story] = {}
     through_copies: set[int] = set()
+    verified: set[int] = set()  # stories one of whose members passed: the others need no comparison
     for row in rows:
-        if row.minhash is None or estimated_jaccard(subject.signature, row.minhash) < threshold:
-            continue
+        story = row.near_duplicate_of if row.near_duplicate_of is not None else row.id
+        if story not in verified:
+            if row.minhash is None or estimated_jaccard(subject.signature, row.minhash) < threshold:
+                continue
+            verified.add(story)
         if row.near_duplicate_of is None:
             stories[row.id] = _Story(row.id, row.published_at, row.minhash)
         else:
