@@ -278,7 +278,8 @@ def _run_batch(
         else:
             outcomes.append(_judged_outcome(source, item.candidate, decisions[index], request.window))
     summary.skipped += sum(1 for outcome in outcomes if outcome.status == SKIPPED)
-    summary.add_batch(load_batch(engine, outcomes, [], settings.near_duplicate_threshold))
+    if summary.add_batch(load_batch(engine, outcomes, [], settings.near_duplicate_threshold)):
+        store.refresh_statistics(engine)
 
 
 # --- the flow ------------------------------------------------------------------------------------------------

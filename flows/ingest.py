@@ -60,6 +60,11 @@ class WorkItem:
     decided: EntryOutcome | None = None
 
 
+# Articles stored in a run after which the store's planner statistics are refreshed: a run that fills a new
+# database would otherwise look up stories with plans made for empty tables (models.store.refresh_statistics).
+STATISTICS_AT = (50, 250, 1_000, 5_000, 25_000, 125_000)
+
+
 @dataclass(kw_only=True)
 class LoadCounts:
     """What the loads of a run did, batch by batch (shared by ingest and backfill summaries)."""
@@ -70,12 +75,16 @@ class LoadCounts:
     irrelevant: int = 0
     failed: int = 0
 
-    def add_batch(self, result: BatchResult) -> None:
+    def add_batch(self, result: BatchResult) -> bool:
+        """Count a batch's load; True when the store should refresh its planner statistics now (the articles
+        stored by this run have crossed one of STATISTICS_AT)."""
+        before = self.articles_stored
         self.articles_stored += result.stored
         self.duplicates += result.duplicates
         self.near_duplicates += result.near_duplicates
         self.irrelevant += result.irrelevant
         self.failed += result.failed
+        return any(before < mark <= self.articles_stored for mark in STATISTICS_AT)
 
 
 @dataclass
@@ -106,9 +115,9 @@ class RunSummary(LoadCounts):
         ]
         return {key: getattr(self, key) for key in keys}
 
-    def add_batch(self, result: BatchResult) -> None:
-        super().add_batch(result)
+    def add_batch(self, result: BatchResult) -> bool:
         self.article_ids.extend(result.article_ids)
+        return super().add_batch(result)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -363,7 +372,8 @@ def _finish_batch(engine: Any, pending: _Pending, settings: Settings, summary: R
     templates = {site: template.to_json() for site, template in learned.items()}
     updates = unwalked(pending.feed_updates)
     result = load_batch(engine, unwalked(outcomes), updates, settings.near_duplicate_threshold, unwalked(templates))
-    summary.add_batch(result)
+    if summary.add_batch(result):
+        store.refresh_statistics(engine)
     return_free_memory()  # the batch's pages are gone: keep the process as small as one batch needs
 
 
