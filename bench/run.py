@@ -516,7 +516,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--feeds", type=int, default=1000, help="feeds of the cold SQLite run (default 1000)")
     parser.add_argument("--entries", type=int, default=10, help="entries per feed (default 10)")
     parser.add_argument(
-        "--pg-feeds", type=int, default=100, help="feeds of the cold Postgres run: the first N (default 100)"
+        "--pg-feeds", type=int, default=300, help="feeds of the cold Postgres run: the first N (default 300)"
     )
     parser.add_argument(
         "--limit-pages", type=int, default=1001, help="pages for each extraction limit (default 1001: 11 x 91)"

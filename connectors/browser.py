@@ -10,8 +10,11 @@ listens on 127.0.0.1 only and the websocket client ignores proxy variables.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
+import os
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -73,7 +76,7 @@ class HeadlessPage:
         self._next_id = 0
         self._events: list[dict[str, Any]] = []
         self._process: subprocess.Popen[bytes] | None = None
-        self._profile: tempfile.TemporaryDirectory[str] | None = None
+        self._profile: Path | None = None  # a fresh Chromium profile, removed on exit
         self._socket: Any = None
 
     # -- lifecycle --
@@ -81,8 +84,7 @@ class HeadlessPage:
     def __enter__(self) -> HeadlessPage:
         if not self.chromium:
             raise BrowserError("chromium not found: install Debian's chromium package (make dev does)")
-        self._profile = tempfile.TemporaryDirectory(prefix="rare-news-chromium-")
-        profile = Path(self._profile.name)
+        self._profile = profile = Path(tempfile.mkdtemp(prefix="rare-news-chromium-"))
         stderr = (profile / "chromium.log").open("wb")
         try:
             self._process = subprocess.Popen(
@@ -96,6 +98,7 @@ class HeadlessPage:
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
                 stderr=stderr,
+                start_new_session=True,  # its helper processes (renderer, GPU, crashpad) stop with it
             )
         finally:
             stderr.close()
@@ -137,10 +140,21 @@ class HeadlessPage:
             except subprocess.TimeoutExpired:
                 self._process.kill()
                 self._process.wait(timeout=10)
+            # helpers outliving the browser kept writing into the profile while it was being removed
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self._process.pid, signal.SIGKILL)
             self._process = None
         if self._profile is not None:
-            self._profile.cleanup()
+            self._remove_profile(self._profile)
             self._profile = None
+
+    @staticmethod
+    def _remove_profile(profile: Path) -> None:
+        for _ in range(20):  # a helper killed a moment ago may still have a file open for writing
+            shutil.rmtree(profile, ignore_errors=True)
+            if not profile.exists():
+                return
+            time.sleep(0.1)
 
     # -- the protocol --
 
