@@ -326,7 +326,7 @@ def backfill(
         claims = ops.FeedClaims(engine)
         if not claims.take([row]):
             raise BackfillBusyError(f"another backfill of {request.target} is running now; try again when it ends")
-        summary.run_id = store.start_run(engine, "backfill")
+        summary.run_id = store.start_run(engine, "backfill", before_commit=claims.hold_run)
         try:
             items = plan_backfill(engine, row, discovery.candidates, settings, summary)
             reporter.start("Backfilling", sum(1 for item in items if item.decided is None))

@@ -33,7 +33,7 @@ from flows.progress import Reporter
 from flows.settings import FeedSpec, Settings, get_settings, load_feeds_file
 from flows.watches import WatchReport, after_run
 from models import store
-from models.ops import FeedClaims
+from models.ops import FeedClaims, close_abandoned_runs
 from models.store import BatchResult, EntryOutcome, FeedRow, FeedUpdate
 from models.templates import load_templates
 from transforms.extract import EntryHints
@@ -391,9 +391,11 @@ def ingest(
     taxonomy = load_taxonomy(settings)
     engine = prepare_store(settings, taxonomy)
     threshold = relevance_threshold(settings)
-    summary = RunSummary(run_id=store.start_run(engine, "ingest"))
     claims = FeedClaims(engine)  # another run working on a feed right now keeps it: never fetched twice
+    summary = RunSummary(run_id=store.start_run(engine, "ingest", before_commit=claims.hold_run))
     try:
+        for run_id in close_abandoned_runs(engine, claims):
+            reporter.line(f"run {run_id} was left running by a process that stopped; marked abandoned")
         feeds = _due_feeds(_select_feeds(engine, settings, feeds_file), force, summary)
         feeds = claims.take(feeds, on_busy=lambda feed: reporter.line(f"feed taken by another run now: {feed.url}"))
         with Fetcher(settings.fetch_policy()) as fetcher:

@@ -181,7 +181,8 @@ def reprocess(
     threshold = relevance_threshold(settings)
     workers = settings.extract_workers or default_workers()
     summary = ReprocessSummary(what=mode.value, since=start, taxonomy_version=taxonomy.version)
-    summary.run_id = store.start_run(engine, "reprocess")
+    claims = ops.FeedClaims(engine)  # holds this run's own row only: it claims no feed
+    summary.run_id = store.start_run(engine, "reprocess", before_commit=claims.hold_run)
     with_raw = mode in (What.extract, What.all)
     try:
         reporter.start("Reprocessing", ops.article_count(engine, since=start))
@@ -207,6 +208,7 @@ def reprocess(
     finally:
         reporter.stop()
         shutdown_pool()
+        claims.release()
     store.finish_run(engine, summary.run_id, status="completed", counts=summary.run_counts())
     return summary
 

@@ -26,12 +26,17 @@ from sqlalchemy.engine import Connection, make_url
 
 from models.db import dialect_insert
 from models.raw_pages import decompress_page
-from models.store import ARTICLE, BAND, FEED, RAW, FeedRow, replace_tags
+from models.store import ARTICLE, BAND, FEED, RAW, RUN, FeedRow, replace_tags
 from models.tables import utcnow
 
 BACKFILL_PREFIX = "backfill:"
 # Postgres advisory locks take two int4 keys: this names the space of feed claims, the feed id is the other.
 FEED_CLAIM_LOCK_SPACE = 0x52454E  # "REN"
+RUN_CLAIM_LOCK_SPACE = 0x52554E  # "RUN"
+ABANDONED_REASON = (
+    "the process running it stopped before the run finished (killed, or its database connection lost); "
+    "what it loaded is kept, and the next run did the rest"
+)
 
 
 # --- backfill sources --------------------------------------------------------------------------------------
@@ -83,6 +88,21 @@ def stored_canonical_urls(engine: Engine, canonical_urls: Sequence[str]) -> set[
 # --- claims ------------------------------------------------------------------------------------------------
 
 
+def close_abandoned_runs(engine: Engine, claims: FeedClaims) -> list[int]:
+    """Mark `abandoned` the runs still marked running whose process is gone (nobody holds their claim)."""
+    with engine.connect() as connection:
+        running = connection.execute(select(RUN.c.id).where(RUN.c.status == "running")).scalars().all()
+    gone = [run_id for run_id in running if not claims.run_is_alive(run_id)]
+    if gone:
+        with engine.begin() as connection:
+            connection.execute(
+                update(RUN)
+                .where(RUN.c.id.in_(gone), RUN.c.status == "running")
+                .values(status="abandoned", error=ABANDONED_REASON, finished_at=utcnow())
+            )
+    return gone
+
+
 def _sqlite_claims_dir(engine: Engine) -> Path | None:
     database = make_url(engine.url.render_as_string(hide_password=False)).database
     if not database or database == ":memory:":
@@ -92,16 +112,20 @@ def _sqlite_claims_dir(engine: Engine) -> Path | None:
 
 
 class FeedClaims:
-    """The feeds one run works on alone. `take` claims what it can; `release` (always call it) lets go.
+    """The feeds one run works on alone, and its own `run` row. `take` claims what feeds it can; `release`
+    (always call it) lets go. Postgres: session advisory locks; SQLite: flocks on files beside the database.
+    Either way the operating system or the server drops them when the process dies.
 
     A feed claimed by another run is skipped, not waited for: that run is doing the work right now.
+    A run row marked running whose claim nobody holds belongs to a process that is gone (`close_abandoned_runs`).
     """
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._connection: Connection | None = None
-        self._locked: list[int] = []
+        self._locked: list[tuple[int, int]] = []
         self._files: list[IO[bytes]] = []
+        self.run_id: int | None = None
 
     def take(self, feeds: Sequence[FeedRow], on_busy: Callable[[FeedRow], None] | None = None) -> list[FeedRow]:
         claimed: list[FeedRow] = []
@@ -112,22 +136,47 @@ class FeedClaims:
                 on_busy(feed)
         return claimed
 
+    def hold_run(self, run_id: int) -> None:
+        """Claim this run's own row (call before the row is committed, so no other run sees it unclaimed)."""
+        if not self._claim_key(RUN_CLAIM_LOCK_SPACE, run_id, f"run-{run_id}"):
+            raise RuntimeError(f"run {run_id} is claimed already")  # a new row: nobody else can hold it
+        self.run_id = run_id
+
+    def run_is_alive(self, run_id: int) -> bool:
+        """Whether some process holds that run's claim (probing it takes and drops it at once)."""
+        if run_id == self.run_id:
+            return True
+        if not self._claim_key(RUN_CLAIM_LOCK_SPACE, run_id, f"run-{run_id}"):
+            return True
+        self._unlock_last()
+        self._forget_run_file(run_id)
+        return False
+
+    def _forget_run_file(self, run_id: int) -> None:
+        """SQLite: a run's lock file goes with its run (feeds' stay: there are only so many feeds)."""
+        directory = _sqlite_claims_dir(self.engine) if self.engine.dialect.name == "sqlite" else None
+        if directory is not None:
+            (directory / f"run-{run_id}.lock").unlink(missing_ok=True)
+
     def _claim(self, feed_id: int) -> bool:
+        return self._claim_key(FEED_CLAIM_LOCK_SPACE, feed_id, f"feed-{feed_id}")
+
+    def _claim_key(self, space: int, key: int, name: str) -> bool:
         if self.engine.dialect.name == "postgresql":
             if self._connection is None:
                 self._connection = self.engine.connect()
             got = self._connection.execute(
-                text("SELECT pg_try_advisory_lock(:space, :feed)"), {"space": FEED_CLAIM_LOCK_SPACE, "feed": feed_id}
+                text("SELECT pg_try_advisory_lock(:space, :key)"), {"space": space, "key": key}
             ).scalar_one()
             self._connection.commit()  # session locks outlive the transaction; end it so nothing is held open
             if got:
-                self._locked.append(feed_id)
+                self._locked.append((space, key))
             return bool(got)
         directory = _sqlite_claims_dir(self.engine)
         if directory is None:
             return True  # an in-memory database belongs to this process alone
         directory.mkdir(parents=True, exist_ok=True)
-        handle = (directory / f"feed-{feed_id}.lock").open("ab")
+        handle = (directory / f"{name}.lock").open("ab")
         try:
             fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -136,18 +185,29 @@ class FeedClaims:
         self._files.append(handle)
         return True
 
+    def _unlock_last(self) -> None:
+        if self.engine.dialect.name == "postgresql":
+            assert self._connection is not None
+            space, key = self._locked.pop()
+            self._connection.execute(text("SELECT pg_advisory_unlock(:space, :key)"), {"space": space, "key": key})
+            self._connection.commit()
+        elif self._files:
+            self._files.pop().close()
+
     def release(self) -> None:
         if self._connection is not None:
             try:
-                for feed_id in self._locked:
+                for space, key in self._locked:
                     self._connection.execute(
-                        text("SELECT pg_advisory_unlock(:space, :feed)"),
-                        {"space": FEED_CLAIM_LOCK_SPACE, "feed": feed_id},
+                        text("SELECT pg_advisory_unlock(:space, :key)"), {"space": space, "key": key}
                     )
                 self._connection.commit()
             finally:
                 self._connection.close()
                 self._connection = None
+        if self.run_id is not None:
+            self._forget_run_file(self.run_id)
+            self.run_id = None
         for handle in self._files:
             handle.close()  # closing the file drops its flock
         self._files.clear()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 import random
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -451,10 +451,15 @@ def refresh_statistics(engine: Engine) -> None:
         connection.exec_driver_sql("ANALYZE article, article_band, article_tag, seen_entry, feed")
 
 
-def start_run(engine: Engine, flow: str) -> int:
+def start_run(engine: Engine, flow: str, *, before_commit: Callable[[int], None] | None = None) -> int:
+    """A new `run` row, running. `before_commit(run_id)` runs while the row is not yet visible to others (where
+    a run claims its own row: models.ops.FeedClaims.hold_run)."""
     with engine.begin() as connection:
         statement = RUN.insert().values(flow=flow, started_at=utcnow(), status="running").returning(RUN.c.id)
-        return int(connection.execute(statement).scalar_one())
+        run_id = int(connection.execute(statement).scalar_one())
+        if before_commit is not None:
+            before_commit(run_id)
+        return run_id
 
 
 def finish_run(engine: Engine, run_id: int, *, status: str, counts: dict[str, int], error: str | None = None) -> None:

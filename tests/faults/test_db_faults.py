@@ -211,6 +211,9 @@ def test_run_killed_between_fetch_and_load_then_rerun_equals_one_clean_run(
     returncode, out, err = run_cli(["run", "--feeds", str(feeds)], env, tmp_path)
     assert returncode == 0, err
     assert "Traceback" not in err
+    with engine.connect() as connection:
+        runs = connection.execute(text("SELECT status FROM run ORDER BY id")).scalars().all()
+    assert runs == ["abandoned", "completed"]  # the re-run saw that the killed run's process was gone
 
     run_ingest(feeds, fault_settings(reference_url, batch_size=2, fetch_retries=0))
     after_kill, clean = state(engine), state(get_engine(reference_url))
@@ -220,8 +223,8 @@ def test_run_killed_between_fetch_and_load_then_rerun_equals_one_clean_run(
         "SIGKILL between fetch and load, then run again",
         f"killed with {len(ledger)} of {len(web.entry_keys())} entries loaded and "
         f"{len(fetched_not_loaded - {stories[4].slug})} fetched but not; the re-run left the "
-        f"same {sum(len(rows) for rows in clean.values())} rows as one clean run (the killed run's row stays "
-        "'running')",
+        f"same {sum(len(rows) for rows in clean.values())} rows as one clean run, and marked the killed run "
+        "abandoned",
         backend=backend_name(database_url),
         found=found,
     )
