@@ -73,19 +73,21 @@ def _set_text(engine: Engine, article_id: int, *, title: str, body: str) -> None
         )
 
 
+def _three_articles() -> list[Any]:
+    """An English article, a Chinese one, and an English one quoting a Chinese term."""
+    return [
+        _article("Lynas reaches nameplate at Kalgoorlie", ENGLISH_BODY, ENGLISH_URL),
+        _article("赣州加强中重稀土资源保护", CHINESE_BODY, CHINESE_URL),
+        _article("Ganzhou to lift heavy rare earth quota", QUOTING_BODY, QUOTING_URL),
+    ]
+
+
 def _is_sqlite(engine: Engine) -> bool:
     return engine.dialect.name == "sqlite"
 
 
 def test_only_articles_with_cjk_text_are_indexed_and_cjk_search_still_finds_them(engine: Engine) -> None:
-    english, chinese, quoting = load(
-        engine,
-        [
-            _article("Lynas reaches nameplate at Kalgoorlie", ENGLISH_BODY, ENGLISH_URL),
-            _article("赣州加强中重稀土资源保护", CHINESE_BODY, CHINESE_URL),
-            _article("Ganzhou to lift heavy rare earth quota", QUOTING_BODY, QUOTING_URL),
-        ],
-    )
+    english, chinese, quoting = load(engine, _three_articles())
 
     if _is_sqlite(engine):
         assert _indexed(engine) == {chinese, quoting}
@@ -133,14 +135,7 @@ def test_an_article_edited_between_english_and_chinese_is_found_accordingly(engi
 
 
 def test_deleting_articles_keeps_the_index_consistent(engine: Engine) -> None:
-    english, chinese, quoting = load(
-        engine,
-        [
-            _article("Lynas reaches nameplate at Kalgoorlie", ENGLISH_BODY, ENGLISH_URL),
-            _article("赣州加强中重稀土资源保护", CHINESE_BODY, CHINESE_URL),
-            _article("Ganzhou to lift heavy rare earth quota", QUOTING_BODY, QUOTING_URL),
-        ],
-    )
+    english, chinese, quoting = load(engine, _three_articles())
     for article_id, remaining in ((english, [QUOTING_URL, CHINESE_URL]), (chinese, [QUOTING_URL]), (quoting, [])):
         with engine.begin() as connection:
             connection.execute(text("DELETE FROM article WHERE id = :id"), {"id": article_id})
@@ -161,14 +156,7 @@ QUERIES = ("赣州稀土", "稀土", "镝铽价格", "赣州稀土 Shanghai", "�
 def test_upgrading_a_0008_store_indexes_only_its_cjk_articles_and_search_is_unchanged(database_url: str) -> None:
     engine = get_engine(database_url)
     _migrate_to(engine, "0008")
-    english, chinese, quoting = load(
-        engine,
-        [
-            _article("Lynas reaches nameplate at Kalgoorlie", ENGLISH_BODY, ENGLISH_URL),
-            _article("赣州加强中重稀土资源保护", CHINESE_BODY, CHINESE_URL),
-            _article("Ganzhou to lift heavy rare earth quota", QUOTING_BODY, QUOTING_URL),
-        ],
-    )
+    english, chinese, quoting = load(engine, _three_articles())
     if _is_sqlite(engine):
         assert _indexed(engine) == {english, chinese, quoting}  # 0004: every article
     before = {query: _urls(engine, query) for query in QUERIES}
