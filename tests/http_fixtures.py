@@ -17,33 +17,31 @@ from typing import Any
 Handler = Callable[[socket.socket, threading.Event], None]
 
 
-class RawServer:
-    """A TCP server on 127.0.0.1: every connection runs `handler(conn, stopping)` on a thread of its own."""
+class LoopbackServer:
+    """A TCP listener on 127.0.0.1 whose accept loop hands every connection to `serve(conn)` on a thread of its
+    own (tests/faults/servers.py's RawWeb is one too). `start()`, then `close()` when done."""
 
-    def __init__(self, handler: Handler) -> None:
-        self._handler = handler
-        self._listener = socket.create_server(("127.0.0.1", 0))
+    def __init__(self, name: str) -> None:
+        self._listener = socket.create_server(("127.0.0.1", 0), backlog=64)
         self._listener.settimeout(0.1)
         self.port: int = self._listener.getsockname()[1]
         self.stopping = threading.Event()
         self.connections = 0
         self._threads: list[threading.Thread] = []
-        self._acceptor = threading.Thread(target=self._accept, name="raw-server", daemon=True)
+        self._acceptor = threading.Thread(target=self._accept, name=name, daemon=True)
 
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def __enter__(self) -> RawServer:
+    def start(self) -> None:
         self._acceptor.start()
-        return self
 
-    def __exit__(self, *exc_info: object) -> None:
+    def close(self) -> None:
         self.stopping.set()
         self._acceptor.join(2)
         for thread in self._threads:
             thread.join(2)
         self._listener.close()
+
+    def serve(self, conn: socket.socket) -> None:
+        raise NotImplementedError
 
     def _accept(self) -> None:
         while not self.stopping.is_set():
@@ -51,12 +49,33 @@ class RawServer:
                 conn, _ = self._listener.accept()
             except TimeoutError:
                 continue
+            except OSError:
+                return
             self.connections += 1
-            thread = threading.Thread(target=self._serve, args=(conn,), daemon=True)
+            thread = threading.Thread(target=self.serve, args=(conn,), daemon=True)
             self._threads.append(thread)
             thread.start()
 
-    def _serve(self, conn: socket.socket) -> None:
+
+class RawServer(LoopbackServer):
+    """Every connection runs `handler(conn, stopping)` after its request head is read."""
+
+    def __init__(self, handler: Handler) -> None:
+        super().__init__("raw-server")
+        self._handler = handler
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def __enter__(self) -> RawServer:
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def serve(self, conn: socket.socket) -> None:
         with conn:
             conn.settimeout(5)
             try:
@@ -67,9 +86,9 @@ class RawServer:
 
 
 def read_request(conn: socket.socket) -> bytes:
-    """Read one request head (a GET has no body)."""
+    """Read one request head (a GET has no body), up to 64 KiB."""
     data = b""
-    while b"\r\n\r\n" not in data:
+    while b"\r\n\r\n" not in data and len(data) < 65536:
         chunk = conn.recv(4096)
         if not chunk:
             break

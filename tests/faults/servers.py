@@ -22,6 +22,8 @@ from pathlib import Path
 
 import brotli
 
+from tests.http_fixtures import LoopbackServer, read_request
+
 GIB = 1 << 30
 
 
@@ -35,7 +37,7 @@ Handler = Callable[[socket.socket, "RawWeb"], None]
 
 
 @dataclass
-class RawWeb:
+class RawWeb(LoopbackServer):
     """A TCP server on 127.0.0.1 that routes request paths to handlers writing raw bytes."""
 
     routes: dict[str, Handler] = field(default_factory=dict)
@@ -43,15 +45,10 @@ class RawWeb:
     sent: dict[str, int] = field(default_factory=dict)  # bytes written per path
     healed: bool = False  # transient faults behave once set
     lock: threading.Lock = field(default_factory=threading.Lock)
-    stopping: threading.Event = field(default_factory=threading.Event)
 
     def __post_init__(self) -> None:
-        self._listener = socket.create_server(("127.0.0.1", 0), backlog=64)
-        self._listener.settimeout(0.1)
-        self.port: int = self._listener.getsockname()[1]
-        self._threads: list[threading.Thread] = []
-        self._acceptor = threading.Thread(target=self._accept, name="raw-web", daemon=True)
-        self._acceptor.start()
+        LoopbackServer.__init__(self, "raw-web")
+        self.start()
 
     def url(self, path: str) -> str:
         return f"http://127.0.0.1:{self.port}{path}"
@@ -63,30 +60,11 @@ class RawWeb:
         with self.lock:
             return sum(1 for request in self.requests if request.path == path)
 
-    def close(self) -> None:
-        self.stopping.set()
-        self._acceptor.join(2)
-        for thread in self._threads:
-            thread.join(2)
-        self._listener.close()
-
-    def _accept(self) -> None:
-        while not self.stopping.is_set():
-            try:
-                conn, _ = self._listener.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            thread = threading.Thread(target=self._serve, args=(conn,), daemon=True)
-            self._threads.append(thread)
-            thread.start()
-
-    def _serve(self, conn: socket.socket) -> None:
+    def serve(self, conn: socket.socket) -> None:
         with conn:
             conn.settimeout(10)
             try:
-                head = _read_head(conn)
+                head = read_request(conn)
                 path = head.split(b" ", 2)[1].decode("latin-1") if head.count(b" ") >= 2 else "/"
                 with self.lock:
                     self.requests.append(RawRequest(path, time.monotonic()))
@@ -99,16 +77,6 @@ class RawWeb:
         conn.sendall(data)
         with self.lock:
             self.sent[path] = self.sent.get(path, 0) + len(data)
-
-
-def _read_head(conn: socket.socket) -> bytes:
-    data = b""
-    while b"\r\n\r\n" not in data and len(data) < 65536:
-        chunk = conn.recv(4096)
-        if not chunk:
-            break
-        data += chunk
-    return data
 
 
 def head(status: str = "200 OK", *, content_type: str | None = "text/html; charset=utf-8", **extra: str) -> bytes:
@@ -288,7 +256,7 @@ class TLSServer:
                 return
             try:
                 with self._context.wrap_socket(conn, server_side=True) as tls:
-                    _read_head(tls)
+                    read_request(tls)
                     self.requests += 1
                     tls.sendall(ok(self._body, content_type="application/rss+xml"))
             except (OSError, ssl.SSLError):
