@@ -249,7 +249,10 @@ def search(
     output: Annotated[OutputFormat, typer.Option("--format", help="table or json.")] = OutputFormat.table,
     database_url: DatabaseOption = None,
 ) -> None:
-    """Full-text search, best match first, with tag and date filters; every copy of a story, or one row each."""
+    """Full-text search, best match first, with tag and date filters; every copy of a story, or one row each.
+
+    A query matching over 1,000 articles ranks its newest 1,000 matches; narrower words or --until reach older.
+    """
     from flows.settings import parse_date
     from models.queries import SearchFilters, search_articles
 

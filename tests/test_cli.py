@@ -108,3 +108,11 @@ def test_shipped_feeds_file_is_valid_and_has_topical_and_general_feeds() -> None
     assert len(feeds) >= 5
     assert {feed.topical for feed in feeds} == {True, False}
     assert all(feed.url.startswith("https://") for feed in feeds)
+
+
+def test_search_help_states_the_ranking_window() -> None:
+    from models.queries import RANKING_WINDOW
+
+    result = CliRunner().invoke(app, ["search", "--help"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0
+    assert f"ranks its newest {RANKING_WINDOW:,} matches" in " ".join(result.output.split())
