@@ -231,41 +231,25 @@ def self_signed_certificate(folder: Path) -> tuple[Path, Path]:
     return cert_path, key_path
 
 
-class TLSServer:
+class TLSServer(LoopbackServer):
     """HTTPS on 127.0.0.1 with a self-signed certificate; counts handshakes that got as far as a request."""
 
     def __init__(self, cert: Path, key: Path, body: bytes) -> None:
+        super().__init__("tls-server")
         self._context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         self._context.load_cert_chain(cert, key)
         self._body = body
-        self._listener = socket.create_server(("127.0.0.1", 0))
-        self._listener.settimeout(0.1)
-        self.port: int = self._listener.getsockname()[1]
         self.requests = 0
-        self.stopping = threading.Event()
-        self._thread = threading.Thread(target=self._accept, name="tls-server", daemon=True)
-        self._thread.start()
+        self.start()
 
-    def _accept(self) -> None:
-        while not self.stopping.is_set():
-            try:
-                conn, _ = self._listener.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            try:
-                with self._context.wrap_socket(conn, server_side=True) as tls:
-                    read_request(tls)
-                    self.requests += 1
-                    tls.sendall(ok(self._body, content_type="application/rss+xml"))
-            except (OSError, ssl.SSLError):
-                conn.close()  # the client refused the certificate: the point
-
-    def close(self) -> None:
-        self.stopping.set()
-        self._thread.join(2)
-        self._listener.close()
+    def serve(self, conn: socket.socket) -> None:
+        try:
+            with self._context.wrap_socket(conn, server_side=True) as tls:
+                read_request(tls)
+                self.requests += 1
+                tls.sendall(ok(self._body, content_type="application/rss+xml"))
+        except (OSError, ssl.SSLError):
+            conn.close()  # the client refused the certificate: the point
 
 
 class BlackHole:
