@@ -40,7 +40,7 @@ run: $(STAMP)
 	$(BIN)/rare-news run
 
 lint: $(DEV_STAMP)
-	$(BIN)/ruff check flows connectors models transforms tests bench
+	$(BIN)/ruff check flows connectors models transforms web tests bench
 	$(BIN)/mypy
 
 test: lint

@@ -328,6 +328,8 @@ class SearchFilters:
     since: datetime | None = None
     until: datetime | None = None
     include_duplicates: bool = True
+    language: str | None = None  # as detected at extraction: en, zh...
+    site: str | None = None  # the outlet's name as stored
 
 
 _TAG_FILTERS = ("element", "company", "place", "topic")
@@ -346,6 +348,10 @@ def _filter_clauses(filters: SearchFilters, tag_ids: dict[str, list[int]] | None
         clauses.append(ARTICLE.c.published_at < filters.until)
     if not filters.include_duplicates:
         clauses.append(ARTICLE.c.near_duplicate_of.is_(None))
+    if filters.language:
+        clauses.append(ARTICLE.c.language == filters.language)
+    if filters.site:
+        clauses.append(ARTICLE.c.site == filters.site)
     return clauses
 
 
@@ -411,7 +417,11 @@ def _sqlite_newest_among_recent(
     are all there is: no older match can be newer than those. None otherwise."""
     recent = (
         select(ARTICLE.c.id, ARTICLE.c.published_at)
-        .where(*_filter_clauses(SearchFilters(since=filters.since, until=filters.until)))
+        .where(
+            *_filter_clauses(
+                SearchFilters(since=filters.since, until=filters.until, language=filters.language, site=filters.site)
+            )
+        )
         .order_by(*_newest_first("sqlite"))
         .limit(recent_size)
         .cte("recent")
