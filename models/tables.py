@@ -49,6 +49,10 @@ class Feed(SQLModel, table=True):
     consecutive_failures: int = 0
     next_poll_at: datetime | None = Field(default=None, sa_column=_ts())
     created_at: datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
+    # Adaptive polling (transforms/schedule.py): the interval chosen at the last poll, and why.
+    poll_interval: float | None = None
+    poll_reason: str | None = Field(default=None, sa_column=Column(Text))
+    last_ok_at: datetime | None = Field(default=None, sa_column=_ts())  # a query source asks for what is newer
 
 
 class SeenEntry(SQLModel, table=True):
@@ -71,6 +75,22 @@ class SeenEntry(SQLModel, table=True):
         default=None, sa_column=Column(Integer, ForeignKey("article.id", ondelete="SET NULL"))
     )
     first_seen_at: datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
+
+
+class EntryLink(SQLModel, table=True):
+    """An entry whose link was an aggregator's (connectors/links.py): where it came from and what it became."""
+
+    __tablename__ = "entry_link"
+    __table_args__ = (UniqueConstraint("feed_id", "entry_key", name="uq_entry_link_feed_key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    feed_id: int = Field(sa_column=Column(Integer, ForeignKey("feed.id", ondelete="CASCADE"), nullable=False))
+    entry_key: str = Field(sa_column=Column(Text, nullable=False))
+    via_url: str = Field(sa_column=Column(Text, nullable=False))  # the aggregator's link, kept as provenance
+    url: str | None = Field(default=None, sa_column=Column(Text))  # the publisher's URL, once resolved
+    status: str = Field(sa_column=Column(Text, nullable=False))  # "resolved" | "failed"
+    error: str | None = Field(default=None, sa_column=Column(Text))
     updated_at: datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
 
 
