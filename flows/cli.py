@@ -359,7 +359,7 @@ def export(
 ) -> None:
     """Every stored article: one JSON object a line, or CSV with tags flattened."""
     from flows.settings import parse_date
-    from models.queries import iter_articles
+    from models.queries import export_csv_row, iter_articles
 
     engine = _engine(_settings(database_url))
     articles = iter_articles(engine, since=parse_date(since, "--since"), include_duplicates=include_duplicates)
@@ -371,9 +371,7 @@ def export(
         else:
             writer: Any = None
             for article in articles:
-                row = article.as_dict()
-                row["authors"] = "; ".join(row["authors"])
-                row["tags"] = "; ".join(f"{kind}:{name}" for kind, names in row["tags"].items() for name in names)
+                row = export_csv_row(article)
                 if writer is None:
                     writer = csv.DictWriter(handle, fieldnames=list(row))
                     writer.writeheader()
@@ -423,6 +421,7 @@ PLUGIN_COMMANDS = {
     "flows.cli_extract": ["extract"],
     "flows.cli_analyst": ["report", "browse", "watch_app"],
     "flows.cli_dedup": ["dedup"],
+    "flows.cli_web": ["web"],
 }
 
 

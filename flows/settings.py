@@ -91,6 +91,9 @@ class Settings(BaseSettings):
     max_entry_attempts: int = Field(3, ge=1, description="Tries before a failing entry is given up.")
     fetch_retries: int = Field(2, ge=0, description="Retries of a retryable fetch error within one run.")
     notify_url: str | None = Field(None, description="apprise URL for watch digests (mailto://, ntfy://, json://...).")
+    web_tokens: str | None = Field(
+        None, description="Tokens for `rare-news web`, separated by commas; when set, every request needs one."
+    )
 
     @classmethod
     def settings_customise_sources(

@@ -632,6 +632,14 @@ def iter_articles(
             last_id = views[-1].id
 
 
+def export_csv_row(article: ArticleView) -> dict[str, Any]:
+    """An article as a CSV row of `export --format csv`: its JSON fields, authors and tags flattened to text."""
+    row = article.as_dict()
+    row["authors"] = "; ".join(row["authors"])
+    row["tags"] = "; ".join(f"{kind}:{name}" for kind, names in row["tags"].items() for name in names)
+    return row
+
+
 @dataclass(frozen=True)
 class FeedHealth:
     url: str
