@@ -1,4 +1,6 @@
-"""Poll one RSS/Atom feed: conditional GET through the safe fetcher, feedparser on the bytes, entries out.
+"""Poll one source: an RSS, Atom or JSON Feed (conditional GET through the safe fetcher, the bytes parsed here),
+or a query source (`gdelt:<query>`, connectors/gdelt.py); entries out, with what the answer said about when to
+poll again (transforms/schedule.py).
 
 feedparser is only ever given `io.BytesIO(body)`: handed a string or a path it would read local files.
 Documents that declare XML entities (billion laughs, external entities, DTD fetches) are refused unparsed.
@@ -12,8 +14,9 @@ from __future__ import annotations
 import calendar
 import hashlib
 import io
+import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urljoin, urlsplit
@@ -23,6 +26,7 @@ from feedparser.encodings import convert_to_utf8
 from feedparser.util import FeedParserDict
 
 from connectors.http import Fetcher, FetchError, RetryableFetchError
+from transforms.schedule import PollBounds, PollSignals, entries_last_week, freshness, rss_ttl
 
 # An entity declaration is how every XML expansion attack starts; feeds don't need them. The whole document is
 # searched: comments may push the DOCTYPE arbitrarily far from the start.
@@ -42,6 +46,7 @@ class FeedEntry:
     authors: tuple[str, ...]
     published_at: datetime | None
     problem: str | None = None  # why this entry cannot be fetched (no link, javascript: link...)
+    outlet: str | None = None  # an aggregator's item names its outlet (<source url=...>Outlet</source>)
 
 
 @dataclass(frozen=True)
@@ -55,6 +60,17 @@ class FeedPoll:
     retry_after: float | None = None
     warning: str | None = None  # a malformed but readable feed says what was wrong
     title: str | None = None
+    ttl_minutes: int | None = None  # RSS <ttl>
+    signals: PollSignals | None = None  # what the answer said about when to poll again
+
+
+@dataclass(frozen=True)
+class SourceOptions:
+    """What polling needs from the settings: query-source endpoints and adaptive polling's bounds."""
+
+    gdelt_url: str = "https://api.gdeltproject.org"
+    gdelt_enabled: bool = True
+    poll_bounds: PollBounds = PollBounds()
 
 
 class NotAFeedError(ValueError):
@@ -95,6 +111,8 @@ def _authors(entry: Any) -> tuple[str, ...]:
 
 def parse_feed(body: bytes, *, url: str, content_type: str | None = None, limit: int = 200) -> FeedPoll:
     """Entries of a feed document, newest `limit` first as the feed orders them. Raises NotAFeedError."""
+    if _looks_like_json(body, content_type):
+        return parse_json_feed(body, url=url, limit=limit)
     # No content-location: feedparser would resolve ids against it; links are resolved here, ids kept as given.
     headers = {"content-type": content_type or "application/xml"}
     if _declares_entities(body, headers):
@@ -122,17 +140,17 @@ def parse_feed(body: bytes, *, url: str, content_type: str | None = None, limit:
         elif urlsplit(link).scheme.lower() not in ("http", "https"):
             problem = f"entry link has unsupported scheme {urlsplit(link).scheme!r}"
         key = entry.get("id") or link or _fallback_key(entry)
+        outlet = _outlet(entry)
         entries.append(
             FeedEntry(
                 entry_key=str(key)[:2000],
                 url=link if problem is None else None,
-                title=_clean(entry.get("title")),
+                title=_without_outlet(_clean(entry.get("title")), outlet),
                 summary=_clean(entry.get("summary")),
                 authors=_authors(entry),
-                published_at=_struct_to_datetime(
-                    entry.get("published_parsed") or entry.get("updated_parsed")
-                ),
+                published_at=_struct_to_datetime(entry.get("published_parsed") or entry.get("updated_parsed")),
                 problem=problem,
+                outlet=outlet,
             )
         )
     warning = None
@@ -144,7 +162,83 @@ def parse_feed(body: bytes, *, url: str, content_type: str | None = None, limit:
         entries=tuple(entries),
         warning=warning,
         title=_clean(parsed.feed.get("title")),
+        ttl_minutes=rss_ttl(parsed.feed.get("ttl")),
     )
+
+
+def _outlet(entry: Any) -> str | None:
+    source = entry.get("source")
+    return _clean(source.get("title")) if isinstance(source, dict) else None
+
+
+def _without_outlet(title: str | None, outlet: str | None) -> str | None:
+    """Google News titles end in " - Outlet": the outlet is named apart, the title is the article's own."""
+    suffix = f" - {outlet}" if outlet else None
+    if title and suffix and title.endswith(suffix) and len(title) > len(suffix):
+        return title[: -len(suffix)].rstrip()
+    return title
+
+
+# --- JSON Feed (https://jsonfeed.org/version/1.1, 1.0 read too) ---------------------------------------------
+
+
+def _looks_like_json(body: bytes, content_type: str | None) -> bool:
+    if content_type and "json" in content_type.lower():
+        return True
+    return body.lstrip()[:1] == b"{"
+
+
+def parse_json_feed(body: bytes, *, url: str, limit: int = 200) -> FeedPoll:
+    """Entries of a JSON Feed. Raises NotAFeedError for JSON that is no JSON Feed."""
+    try:
+        document = json.loads(body.decode("utf-8-sig"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise NotAFeedError(f"not a JSON Feed (bad JSON: {exc})") from None
+    version = document.get("version") if isinstance(document, dict) else None
+    if not (isinstance(version, str) and version.startswith("https://jsonfeed.org/version/")):
+        raise NotAFeedError("not a JSON Feed (no jsonfeed.org version)")
+    items = document.get("items")
+    if not isinstance(items, list):
+        raise NotAFeedError("not a JSON Feed (no items list)")
+    base = document.get("feed_url") if isinstance(document.get("feed_url"), str) else url
+    entries = [_json_entry(item, base) for item in items[:limit] if isinstance(item, dict)]
+    return FeedPoll(url=url, status="ok", entries=tuple(entries), title=_clean(document.get("title")))
+
+
+def _json_entry(item: dict[str, Any], base_url: str) -> FeedEntry:
+    raw_link = item.get("url") or item.get("external_url")
+    link = urljoin(base_url, raw_link.strip()) if isinstance(raw_link, str) and raw_link.strip() else None
+    problem = None
+    if link is None:
+        problem = "entry has no link"
+    elif urlsplit(link).scheme.lower() not in ("http", "https"):
+        problem = f"entry link has unsupported scheme {urlsplit(link).scheme!r}"
+    listed = item.get("authors")
+    authors: list[Any] = listed if isinstance(listed, list) else [item.get("author")]  # 1.0 had one "author"
+    names = tuple(
+        dict.fromkeys(_clean(a.get("name")) for a in authors if isinstance(a, dict) and _clean(a.get("name")))
+    )
+    key = item.get("id") if item.get("id") not in (None, "") else link
+    material = json.dumps(item, sort_keys=True, default=str).encode()
+    return FeedEntry(
+        entry_key=str(key)[:2000] if key else "sha256:" + hashlib.sha256(material).hexdigest(),
+        url=link if problem is None else None,
+        title=_clean(item.get("title")),
+        summary=_clean(item.get("summary") or item.get("content_text")),
+        authors=tuple(name for name in names if name),
+        published_at=_rfc3339(item.get("date_published") or item.get("date_modified")),
+        problem=problem,
+    )
+
+
+def _rfc3339(value: Any) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        when = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
 
 
 def _declares_entities(body: bytes, headers: dict[str, str]) -> bool:
@@ -178,26 +272,45 @@ def poll_feed(
     etag: str | None = None,
     last_modified: str | None = None,
     limit: int = 200,
+    since: datetime | None = None,
+    options: SourceOptions | None = None,
 ) -> FeedPoll:
-    """Fetch and parse one feed. Never raises for the feed's own faults: they come back as status "failed"."""
+    """Fetch and parse one source. Never raises for the source's own faults: they come back as "failed".
+
+    `since`: when the source last answered (a query source asks only for what is newer)."""
+    options = options or SourceOptions()
+    if url.startswith(GDELT_PREFIX):
+        from connectors.gdelt import poll_gdelt
+
+        return poll_gdelt(fetcher, url, since=since, options=options, limit=limit)
     try:
         page = fetcher.get(url, etag=etag, last_modified=last_modified)
     except RetryableFetchError as exc:
         return FeedPoll(url=url, status="failed", error=exc.reason, retry_after=exc.retry_after)
     except FetchError as exc:
         return FeedPoll(url=url, status="failed", error=exc.reason)
+    now = datetime.now(UTC)
+    fresh = freshness(page.headers, now)
+    signals = PollSignals(
+        bounds=options.poll_bounds,
+        fresh_for=fresh[0] if fresh else None,
+        fresh_source=fresh[1] if fresh else None,
+    )
     if page.status == 304:
-        return FeedPoll(url=url, status="not modified", etag=etag, last_modified=last_modified)
+        return FeedPoll(url=url, status="not modified", etag=etag, last_modified=last_modified, signals=signals)
     try:
         poll = parse_feed(page.body, url=page.final_url, content_type=page.content_type, limit=limit)
     except NotAFeedError as exc:
         return FeedPoll(url=url, status="failed", error=str(exc))
-    return FeedPoll(
+    counted = entries_last_week((entry.published_at for entry in poll.entries), now)
+    return replace(
+        poll,
         url=url,
-        status="ok",
-        entries=poll.entries,
         etag=page.etag,
         last_modified=page.last_modified,
-        warning=poll.warning,
-        title=poll.title,
+        signals=replace(signals, entries_last_week=counted, ttl_minutes=poll.ttl_minutes),
     )
+
+
+# A query source's feed row: `gdelt:<query>` (connectors/gdelt.py builds the API request from it).
+GDELT_PREFIX = "gdelt:"

@@ -182,7 +182,8 @@ def feeds_list(
     from rich.table import Table
 
     table = Table(show_lines=False)
-    for column in ("url", "status", "failures", "last polled", "next due", "articles", "last error"):
+    columns = ("url", "status", "failures", "last polled", "next due", "why then", "articles", "links", "last error")
+    for column in columns:
         table.add_column(column, overflow="fold")
     for feed in feeds:
         table.add_row(
@@ -191,10 +192,17 @@ def feeds_list(
             str(feed.consecutive_failures),
             _when(feed.last_polled_at),
             _when(feed.next_poll_at) if feed.next_poll_at else "now",
+            (feed.poll_reason or "") if feed.next_poll_at else "",
             str(feed.articles),
+            _links(feed.links_resolved, feed.links_failed),
             feed.last_error or "",
         )
     _console().print(table)
+
+
+def _links(resolved: int, failed: int) -> str:
+    """Aggregator links of a source: how many resolved to publisher URLs, how many could not be."""
+    return f"{resolved} resolved, {failed} not" if resolved or failed else ""
 
 
 def _when(value: datetime | None) -> str:
@@ -203,12 +211,15 @@ def _when(value: datetime | None) -> str:
 
 @feeds_app.command("add")
 def feeds_add(
-    url: Annotated[str, typer.Argument(help="The feed's http(s) URL.")],
+    url: Annotated[str, typer.Argument(help="A feed's http(s) URL, or a site's: its feeds are looked for.")],
     name: Annotated[str | None, typer.Option(help="A name to show for it.")] = None,
     topical: Annotated[bool, typer.Option(help="A rare-earth feed: fetch every entry.")] = False,
+    discover: Annotated[
+        bool, typer.Option(help="Fetch the URL and find the site's feeds; --no-discover adds the URL as given.")
+    ] = True,
     database_url: DatabaseOption = None,
 ) -> None:
-    """Add a feed to the database; later runs poll it beside the configured ones."""
+    """Add a feed to the database (found from a site's page when URL is not one); later runs poll it too."""
     from flows.settings import ConfigError, parse_feeds
     from models.store import upsert_feeds
 
@@ -216,8 +227,29 @@ def feeds_add(
         spec = parse_feeds({"feeds": [{"url": url, "name": name, "topical": topical}]}, source="feeds add")[0]
     except ConfigError as exc:
         raise UserError(str(exc).replace("feeds add: feed #1 ", "")) from None
-    upsert_feeds(_engine(_settings(database_url)), [(spec.url, spec.name, spec.topical)])
-    typer.echo(f"added {spec.url}")
+    settings = _settings(database_url)
+    feed_url = _discover_feed(spec.url, settings) if discover else spec.url
+    upsert_feeds(_engine(settings), [(feed_url, spec.name, spec.topical)])
+    typer.echo(f"added {feed_url}")
+
+
+def _discover_feed(url: str, settings: Any) -> str:
+    """The best feed of the site at `url` (the URL itself when it is a feed), saying what was found."""
+    from connectors.discovery import discover_feeds
+    from connectors.http import Fetcher, FetchError
+
+    with Fetcher(settings.fetch_policy()) as fetcher:
+        try:
+            found = discover_feeds(fetcher, url)
+        except FetchError as exc:
+            raise UserError(f"cannot fetch {url}: {exc.reason} (add it as given with --no-discover)") from None
+    if found.best is None:
+        raise UserError(f"found no feed at {url} (looked at: {', '.join(found.looked_at)})")
+    if found.best.found_by != "the URL itself":
+        typer.echo(f"found {len(found.feeds)} feed(s) at {url}:")
+        for feed in found.feeds:
+            typer.echo(f"  {feed.url}  {feed.title or ''} ({feed.entries} entries; {feed.found_by})")
+    return found.best.url
 
 
 @feeds_app.command("remove")

@@ -118,11 +118,14 @@ limit 200""",
     },
     "feed_health": {
         "title": "Feed health",
-        "description": "Last status, share of 304 answers, new items per poll and failures, per feed.",
+        "description": "Last status, 304 share, new items per poll, failures and aggregator links, per feed.",
         "sql": """select f.url, f.name, f.last_status, f.last_polled_at, f.consecutive_failures as failures_in_a_row,
   p.polls, round(100.0 * p.not_modified / nullif(p.polls, 0)) as pct_304,
   round(1.0 * e.entries / nullif(p.polls, 0), 1) as new_items_per_poll, e.entries, e.entries_failed,
-  (select count(*) from article a where a.feed_id = f.id) as articles, f.last_error
+  (select count(*) from article a where a.feed_id = f.id) as articles,
+  (select count(*) from entry_link l where l.feed_id = f.id and l.status = 'resolved') as links_resolved,
+  (select count(*) from entry_link l where l.feed_id = f.id and l.status = 'failed') as links_not_resolved,
+  f.last_error
 from feed f
 left join (select feed_id, count(*) as polls, sum(status = 'not modified') as not_modified
            from feed_poll group by feed_id) p on p.feed_id = f.id

@@ -11,7 +11,7 @@ import tomllib
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field, ValidationError
 from pydantic_settings import (
@@ -23,6 +23,9 @@ from pydantic_settings import (
 
 from connectors import http
 from connectors.http import FetchPolicy
+
+if TYPE_CHECKING:
+    from connectors.feeds import SourceOptions
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 DEFAULT_CONFIG_DIR = PROJECT_DIR / "config"
@@ -95,6 +98,19 @@ class Settings(BaseSettings):
         None, description="Tokens for `rare-news web`, separated by commas; when set, every request needs one."
     )
 
+    # Real-web sources (README "Sources"): aggregator links, query sources, adaptive polling.
+    google_news_url: str = Field("https://news.google.com", description="Google News, for resolving its links.")
+    resolve_google_news: bool = Field(
+        True, description="Resolve current Google News links through Google (off: such entries fail, unfetched)."
+    )
+    google_news_delay: float = Field(1.0, ge=0, description="Seconds between two requests to Google News.")
+    gdelt_url: str = Field("https://api.gdeltproject.org", description="The GDELT DOC 2.0 API, for gdelt sources.")
+    gdelt_enabled: bool = Field(True, description="Poll `kind = \"gdelt\"` query sources.")
+    poll_min_interval: float = Field(600.0, ge=0, description="Seconds: the shortest adaptive polling interval.")
+    poll_max_interval: float = Field(
+        86400.0, ge=0, description="Seconds: the longest adaptive polling interval; 0 polls every feed every run."
+    )
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -114,6 +130,13 @@ class Settings(BaseSettings):
     @property
     def taxonomy_path(self) -> Path:
         return self.taxonomy_file or self.config_dir / "taxonomy.toml"
+
+    def source_options(self) -> SourceOptions:
+        from connectors.feeds import SourceOptions
+        from transforms.schedule import PollBounds
+
+        bounds = PollBounds(min_interval=self.poll_min_interval, max_interval=self.poll_max_interval)
+        return SourceOptions(gdelt_url=self.gdelt_url, gdelt_enabled=self.gdelt_enabled, poll_bounds=bounds)
 
     def fetch_policy(self) -> FetchPolicy:
         return FetchPolicy(
@@ -152,7 +175,8 @@ class FeedSpec:
     topical: bool = False
 
 
-_FEED_KEYS = {"url", "name", "topical"}
+_FEED_KEYS = {"url", "name", "topical", "kind", "query"}
+SOURCE_KINDS = ("feed", "gdelt")  # gdelt: a query to the GDELT DOC 2.0 API, kept as the feed row `gdelt:<query>`
 
 
 def parse_date(value: date | datetime | str | None, option: str) -> datetime | None:
@@ -199,6 +223,14 @@ def parse_feeds(data: dict[str, Any], *, source: str) -> list[FeedSpec]:
         unknown = set(table) - _FEED_KEYS
         if unknown:
             raise ConfigError(f"{source}: feed #{index} has unknown key(s) {sorted(unknown)}")
+        kind = table.get("kind", "feed")
+        if kind not in SOURCE_KINDS:
+            raise ConfigError(f"{source}: feed #{index} 'kind' must be one of {list(SOURCE_KINDS)}")
+        if kind == "gdelt":
+            specs.append(_gdelt_spec(table, f"{source}: feed #{index}"))
+            continue
+        if "query" in table:
+            raise ConfigError(f"{source}: feed #{index} has a 'query' but is not kind = \"gdelt\"")
         url = table.get("url")
         if not isinstance(url, str) or not url.strip():
             raise ConfigError(f"{source}: feed #{index} has no 'url'")
@@ -214,6 +246,20 @@ def parse_feeds(data: dict[str, Any], *, source: str) -> list[FeedSpec]:
             raise ConfigError(f"{source}: feed #{index} 'topical' must be true or false")
         specs.append(FeedSpec(url=url, name=name, topical=topical))
     return specs
+
+
+def _gdelt_spec(table: dict[str, Any], where: str) -> FeedSpec:
+    query = table.get("query")
+    if not isinstance(query, str) or not query.strip():
+        raise ConfigError(f"{where} is kind = \"gdelt\" but has no 'query'")
+    if "url" in table:
+        raise ConfigError(f"{where} is kind = \"gdelt\": give a 'query', not a 'url'")
+    name, topical = table.get("name"), table.get("topical", True)  # a query source asks for the topic itself
+    if name is not None and not isinstance(name, str):
+        raise ConfigError(f"{where} 'name' must be a string")
+    if not isinstance(topical, bool):
+        raise ConfigError(f"{where} 'topical' must be true or false")
+    return FeedSpec(url="gdelt:" + query.strip(), name=name or f"GDELT: {query.strip()}", topical=topical)
 
 
 def load_feeds_file(path: Path) -> list[FeedSpec]:

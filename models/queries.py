@@ -653,9 +653,14 @@ class FeedHealth:
     next_poll_at: datetime | None
     articles: int
     entries_failed: int
+    links_resolved: int = 0  # aggregator links resolved to publisher URLs (models/links.py)
+    links_failed: int = 0  # aggregator links that could not be resolved
+    poll_reason: str | None = None  # why the feed is next due when it is (adaptive polling, backoff)
 
 
 def list_feeds(engine: Engine) -> list[FeedHealth]:
+    from models.links import link_counts_query
+
     articles = select(func.count()).select_from(ARTICLE).where(ARTICLE.c.feed_id == FEED.c.id).scalar_subquery()
     failed = (
         select(func.count())
@@ -663,9 +668,18 @@ def list_feeds(engine: Engine) -> list[FeedHealth]:
         .where(SEEN.c.feed_id == FEED.c.id, SEEN.c.status == "failed")
         .scalar_subquery()
     )
+    links = link_counts_query()
     with engine.connect() as connection:
         rows = connection.execute(
-            select(FEED, articles.label("articles"), failed.label("entries_failed")).order_by(FEED.c.url)
+            select(
+                FEED,
+                articles.label("articles"),
+                failed.label("entries_failed"),
+                func.coalesce(links.c.resolved, 0).label("links_resolved"),
+                func.coalesce(links.c.failed, 0).label("links_failed"),
+            )
+            .select_from(FEED.outerjoin(links, links.c.feed_id == FEED.c.id))
+            .order_by(FEED.c.url)
         )
         return [
             FeedHealth(
@@ -680,6 +694,9 @@ def list_feeds(engine: Engine) -> list[FeedHealth]:
                 next_poll_at=as_utc(row.next_poll_at),
                 articles=row.articles,
                 entries_failed=row.entries_failed,
+                links_resolved=int(row.links_resolved),
+                links_failed=int(row.links_failed),
+                poll_reason=row.poll_reason,
             )
             for row in rows
         ]

@@ -29,6 +29,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Field, SQLModel
 
+from models.links import link_counts_query
 from models.queries import as_utc
 from models.store import ARTICLE, ARTICLE_TAG, FEED, SEEN, TAG
 from transforms.report import ArticleRow, FeedHealthRow, ReportData, StoryRow, weekly_series
@@ -230,9 +231,12 @@ def _feeds(connection: Connection) -> tuple[FeedHealthRow, ...]:
         .subquery()
     )
     articles = select(ARTICLE.c.feed_id, func.count().label("articles")).group_by(ARTICLE.c.feed_id).subquery()
+    links = link_counts_query()
     query = (
         select(
             FEED,
+            func.coalesce(links.c.resolved, 0).label("n_links_resolved"),
+            func.coalesce(links.c.failed, 0).label("n_links_failed"),
             func.coalesce(polls.c.polls, 0).label("n_polls"),
             func.coalesce(polls.c.not_modified, 0).label("n_not_modified"),
             func.coalesce(polls.c.failed, 0).label("n_failed_polls"),
@@ -244,6 +248,7 @@ def _feeds(connection: Connection) -> tuple[FeedHealthRow, ...]:
             FEED.outerjoin(polls, polls.c.feed_id == FEED.c.id)
             .outerjoin(entries, entries.c.feed_id == FEED.c.id)
             .outerjoin(articles, articles.c.feed_id == FEED.c.id)
+            .outerjoin(links, links.c.feed_id == FEED.c.id)
         )
         .order_by(FEED.c.consecutive_failures.desc(), FEED.c.url)
     )
@@ -261,6 +266,8 @@ def _feeds(connection: Connection) -> tuple[FeedHealthRow, ...]:
             consecutive_failures=row.consecutive_failures,
             entries_failed=int(row.n_entries_failed),
             last_error=row.last_error,
+            links_resolved=int(row.n_links_resolved),
+            links_failed=int(row.n_links_failed),
         )
         for row in connection.execute(query)
     )

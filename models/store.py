@@ -22,6 +22,7 @@ from models.stories import StoryPlan, Subject, apply_plan, as_utc, plan_story
 from models.tables import Article, ArticleBand, ArticleTag, Feed, RawPage, Run, SeenEntry, Tag, utcnow
 from models.templates import save_templates
 from transforms.pipeline import ArticleRecord
+from transforms.schedule import PollSignals, next_poll
 
 FEED = Feed.__table__  # type: ignore[attr-defined]
 SEEN = SeenEntry.__table__  # type: ignore[attr-defined]
@@ -62,6 +63,7 @@ class FeedUpdate:
     etag: str | None = None
     last_modified: str | None = None
     retry_after: float | None = None
+    schedule: PollSignals | None = None  # what the answer said about the next poll (adaptive polling)
 
 
 @dataclass
@@ -92,6 +94,7 @@ class FeedRow:
     last_modified: str | None
     next_poll_at: datetime | None
     consecutive_failures: int
+    last_ok_at: datetime | None = None  # the last poll that answered (a query source asks for what is newer)
 
     @classmethod
     def from_row(cls, row: Any) -> FeedRow:
@@ -104,6 +107,7 @@ class FeedRow:
             last_modified=row.last_modified,
             next_poll_at=row.next_poll_at,
             consecutive_failures=row.consecutive_failures,
+            last_ok_at=as_utc(row.last_ok_at),
         )
 
 
@@ -153,13 +157,16 @@ def _apply_feed_updates(connection: Connection, updates: Sequence[FeedUpdate]) -
             ) + 1
             # Jitter spreads feeds that failed together (one host down) so they are not retried in lockstep.
             backoff = min(timedelta(minutes=2 ** min(failures, 10)), FEED_BACKOFF_CAP) * random.uniform(0.8, 1.2)
-            if item.retry_after:
-                backoff = max(backoff, timedelta(seconds=item.retry_after))
+            reason = f"backing off after {failures} failure{'s' if failures > 1 else ''} in a row"
+            if item.retry_after and timedelta(seconds=item.retry_after) > backoff:
+                backoff = timedelta(seconds=item.retry_after)
+                reason = f"the source asked: Retry-After {item.retry_after:.0f} s"
             values: dict[str, Any] = {
                 "last_status": "failed",
                 "last_error": item.error,
                 "consecutive_failures": failures,
                 "next_poll_at": now + backoff,
+                "poll_reason": reason,
             }
         else:
             values = {
@@ -167,7 +174,16 @@ def _apply_feed_updates(connection: Connection, updates: Sequence[FeedUpdate]) -
                 "last_error": None,
                 "consecutive_failures": 0,
                 "next_poll_at": None,
+                "last_ok_at": now,
             }
+            if item.schedule is not None and item.schedule.bounds.adaptive:
+                previous = connection.execute(
+                    select(FEED.c.poll_interval).where(FEED.c.id == item.feed_id)
+                ).scalar_one_or_none()
+                due = next_poll(item.schedule, previous_interval=previous)
+                values.update(
+                    next_poll_at=now + timedelta(seconds=due.seconds), poll_interval=due.seconds, poll_reason=due.reason
+                )
             if item.status == "ok":
                 # Validators are stored only with the articles they produced: a crash before means a re-fetch.
                 values.update(etag=item.etag, last_modified=item.last_modified)

@@ -107,7 +107,8 @@ def test_shipped_feeds_file_is_valid_and_has_topical_and_general_feeds() -> None
     feeds = load_feeds_file(PROJECT_DIR / "config" / "feeds.toml")
     assert len(feeds) >= 5
     assert {feed.topical for feed in feeds} == {True, False}
-    assert all(feed.url.startswith("https://") for feed in feeds)
+    assert all(feed.url.startswith(("https://", "gdelt:")) for feed in feeds)
+    assert any(feed.url.startswith("gdelt:") for feed in feeds)  # one query source ships (issue 13)
 
 
 def test_search_help_states_the_ranking_window() -> None:

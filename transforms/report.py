@@ -78,6 +78,8 @@ class FeedHealthRow:
     consecutive_failures: int
     entries_failed: int
     last_error: str | None
+    links_resolved: int = 0  # aggregator links (Google News, Bing) resolved to publisher URLs
+    links_failed: int = 0  # aggregator links that could not be resolved
 
     @property
     def share_not_modified(self) -> float | None:
@@ -326,13 +328,16 @@ def _feeds_table(feeds: Sequence[FeedHealthRow]) -> str:
             f'<td class="num" data-sort="{feed.entries_per_poll or 0}">{per_poll}</td>'
             f'<td class="num">{feed.articles}</td>'
             f'<td class="num">{feed.failed_polls}</td><td class="num">{feed.consecutive_failures}</td>'
-            f'<td class="num">{feed.entries_failed}</td><td class="error">{_e(feed.last_error or "")}</td></tr>'
+            f'<td class="num">{feed.entries_failed}</td>'
+            f'<td class="num">{feed.links_resolved}</td><td class="num">{feed.links_failed}</td>'
+            f'<td class="error">{_e(feed.last_error or "")}</td></tr>'
         )
     return (
         '<table class="sortable"><thead><tr><th>feed</th><th>last status</th><th>last polled</th>'
         '<th class="num">polls</th><th class="num">304s</th><th class="num">new items / poll</th>'
         '<th class="num">articles</th><th class="num">failed polls</th><th class="num">failures in a row</th>'
-        '<th class="num">entries failed</th><th>last error</th></tr></thead>'
+        '<th class="num">entries failed</th><th class="num">links resolved</th>'
+        '<th class="num">links not resolved</th><th>last error</th></tr></thead>'
         f"<tbody>{''.join(rows)}</tbody></table>"
     )
 
