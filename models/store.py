@@ -17,6 +17,7 @@ from sqlalchemy import Engine, and_, bindparam, case, delete, func, select, text
 from sqlalchemy.engine import Connection
 
 from models.db import dialect_insert
+from models.events import assign_loaded_article
 from models.raw_pages import compress_page
 from models.stories import StoryPlan, Subject, apply_plan, as_utc, plan_story
 from models.tables import Article, ArticleBand, ArticleTag, Feed, RawPage, Run, SeenEntry, Tag, utcnow
@@ -354,6 +355,7 @@ def _insert_article(connection: Connection, record: ArticleRecord, near_threshol
         rows = [{"band_key": key, "article_id": article_id} for key in dict.fromkeys(record.band_keys)]
         connection.execute(BAND.insert(), rows)
     apply_plan(connection, story, article_id, record.minhash)
+    assign_loaded_article(connection, record, article_id, story)  # its event (models/events.py)
     if record.raw_html is not None:
         connection.execute(
             RAW.insert(),  # a new article's: no conflict possible
