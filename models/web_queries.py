@@ -44,7 +44,7 @@ QUERY_TIME_LIMIT = 5.0
 # SQLite checks its deadline every this many virtual-machine steps (a few microseconds each).
 SQLITE_PROGRESS_STEPS = 10_000
 FACET_KINDS = ("element", "company", "place", "topic")
-FACET_VALUES = 12  # values shown per facet, the most frequent first
+FACET_VALUES = 20  # values shown per facet, the most frequent first
 
 
 class QueryTimeout(DatabaseError):
