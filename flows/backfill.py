@@ -1,9 +1,9 @@
 """The backfill flow: history the feeds no longer show, from sitemaps, a feed's older pages or a file of URLs.
 
 A table of contents over the same parts as ingestion: the source's connector (connectors/sitemaps.py) lists
-candidate pages with their dates; the ledger drops what is done; pages are fetched with the same Fetcher
-(limits, robots.txt, per-host politeness); extract -> relevance -> dedup -> tag run in `judge_batch`; and
-`load_batch` stores each batch in one transaction with `origin = "backfill"`.
+candidate pages with their dates; the ledger drops what is done; pages stream through the same stage as
+ingestion (flows/streaming.py: the same Fetcher, its limits, robots.txt and per-host politeness; extract ->
+relevance -> dedup -> tag as pages arrive; small load transactions with `origin = "backfill"`).
 
 Resumable: the source owns a ledger (a disabled `backfill:<source>:<target>` feed row, models/ops.py) whose
 entries load with their articles, so a backfill killed halfway and started again skips what was done and ends
@@ -37,15 +37,16 @@ from connectors.sitemaps import (
     url_file_candidates,
 )
 from flows.common import load_taxonomy, prepare_store, relevance_threshold
-from flows.executor import default_workers, shutdown_pool
-from flows.ingest import LoadCounts, fetch_batch, judge_batch, load_batch
+from flows.executor import shutdown_pool
+from flows.ingest import LoadCounts, judging, load_batch, site_templates, stream_limits
 from flows.progress import Reporter
 from flows.settings import ConfigError, Settings, get_settings, parse_date
+from flows.streaming import StreamWork, stream_work
 from models import ops, store
 from models.store import EntryOutcome, FeedRow
 from transforms.canonical import canonical_url
 from transforms.extract import EntryHints
-from transforms.pipeline import Decision, PageInput, attach_page
+from transforms.pipeline import Decision, PageInput
 
 ORIGIN = "backfill"
 # Ledger status of a fetched page whose own date is outside the window (not in store.DONE_STATUSES).
@@ -244,42 +245,56 @@ def _judged_outcome(source: FeedRow, candidate: Candidate, decision: Decision, w
     return _outcome(source, candidate, "loaded", None, article=record)
 
 
-def _run_batch(
+def _decided(item: BackfillItem) -> EntryOutcome:
+    assert item.decided is not None
+    return item.decided
+
+
+def fetch_judge_load(
     engine: Any,
     fetcher: Fetcher,
     source: FeedRow,
     items: Sequence[BackfillItem],
     request: BackfillRequest,
     taxonomy: Any,
-    threshold: float,
     settings: Settings,
     summary: BackfillSummary,
     reporter: Reporter,
 ) -> None:
-    to_fetch = [index for index, item in enumerate(items) if item.decided is None]
-    fetched = dict(
-        zip(to_fetch, fetch_batch(fetcher, [items[i].candidate.url for i in to_fetch], settings, reporter), strict=True)
+    """Every item fetched (or decided), judged and loaded as pages arrive (flows/streaming.py)."""
+
+    def judged(item: BackfillItem, decision: Decision) -> EntryOutcome:
+        outcome = _judged_outcome(source, item.candidate, decision, request.window)
+        summary.skipped += outcome.status == SKIPPED
+        return outcome
+
+    def load(outcomes: list[EntryOutcome], _updates: list[Any], templates: dict[str, str]) -> Any:
+        return load_batch(engine, outcomes, [], settings.near_duplicate_threshold, templates)
+
+    def loaded(result: Any) -> None:
+        if summary.add_batch(result):
+            store.refresh_statistics(engine)
+
+    counts = stream_work(
+        items,
+        StreamWork(
+            url=lambda item: None if item.decided is not None else item.candidate.url,
+            decided=_decided,
+            page_input=lambda item, result: _page_input(item.candidate, result),
+            failed=lambda item, result: _outcome(
+                source, item.candidate, "failed", result.error, retryable=result.retryable
+            ),
+            judged=judged,
+        ),
+        fetcher=fetcher,
+        judge=judging(taxonomy, relevance_threshold(settings), settings.model_copy(update={"runner": "threads"})),
+        load=load,
+        templates_for=lambda sites: site_templates(engine, sites),
+        limits=stream_limits(settings),
+        on_fetched=lambda _: reporter.advance(),
+        on_loaded=loaded,
     )
-    summary.pages_fetched += sum(1 for result in fetched.values() if result.page is not None)
-    judged = [index for index, result in fetched.items() if result.page is not None]
-    pages = [_page_input(items[index].candidate, fetched[index]) for index in judged]
-    workers = settings.extract_workers or default_workers()
-    decisions = {
-        index: attach_page(decision, page)
-        for index, page, decision in zip(judged, pages, judge_batch(pages, taxonomy, threshold, workers), strict=True)
-    }
-    outcomes: list[EntryOutcome] = []
-    for index, item in enumerate(items):
-        if item.decided is not None:
-            outcomes.append(item.decided)
-        elif fetched[index].page is None:
-            result = fetched[index]
-            outcomes.append(_outcome(source, item.candidate, "failed", result.error, retryable=result.retryable))
-        else:
-            outcomes.append(_judged_outcome(source, item.candidate, decisions[index], request.window))
-    summary.skipped += sum(1 for outcome in outcomes if outcome.status == SKIPPED)
-    if summary.add_batch(load_batch(engine, outcomes, [], settings.near_duplicate_threshold)):
-        store.refresh_statistics(engine)
+    summary.pages_fetched += counts.pages_fetched
 
 
 # --- the flow ------------------------------------------------------------------------------------------------
@@ -330,10 +345,7 @@ def backfill(
         try:
             items = plan_backfill(engine, row, discovery.candidates, settings, summary)
             reporter.start("Backfilling", sum(1 for item in items if item.decided is None))
-            threshold = relevance_threshold(settings)
-            for offset in range(0, len(items), settings.batch_size):
-                batch = items[offset : offset + settings.batch_size]
-                _run_batch(engine, fetcher, row, batch, request, taxonomy, threshold, settings, summary, reporter)
+            fetch_judge_load(engine, fetcher, row, items, request, taxonomy, settings, summary, reporter)
         except BaseException as exc:
             error = f"{type(exc).__name__}: {exc}"
             store.finish_run(engine, summary.run_id, status="failed", counts=summary.run_counts(), error=error)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from typing import Any
 
 from transforms.pipeline import Decision, PageInput, judge_page
@@ -29,6 +29,10 @@ def _init_worker(taxonomy: Taxonomy, threshold: float) -> None:
 
 def _judge_in_worker(page: PageInput) -> Decision:
     return judge_page(page, taxonomy=_worker_state["taxonomy"], threshold=_worker_state["threshold"])
+
+
+def _judge_chunk_in_worker(pages: list[PageInput]) -> list[Decision]:
+    return [_judge_in_worker(page) for page in pages]
 
 
 def _get_pool(workers: int, taxonomy: Taxonomy, threshold: float) -> ProcessPoolExecutor:
@@ -68,3 +72,18 @@ def judge_pages(pages: list[PageInput], *, taxonomy: Taxonomy, threshold: float,
         chunksize = max(1, len(pages) // (workers * 4))
         decisions = list(pool.map(_judge_in_worker, pages, chunksize=chunksize))
     return decisions
+
+
+def submit_judging(
+    pages: list[PageInput], *, taxonomy: Taxonomy, threshold: float, workers: int
+) -> Future[list[Decision]]:
+    """Decisions for `pages` (in order) as a future: on the pool of `workers` processes, or done here at once
+    with one worker. The streaming stage sends each page the moment it is fetched (flows/streaming.py)."""
+    if workers <= 1:
+        done: Future[list[Decision]] = Future()
+        try:
+            done.set_result([judge_page(page, taxonomy=taxonomy, threshold=threshold) for page in pages])
+        except Exception as exc:  # noqa: BLE001 - handed to the caller through the future, as the pool does
+            done.set_exception(exc)
+        return done
+    return _get_pool(workers, taxonomy, threshold).submit(_judge_chunk_in_worker, pages)
