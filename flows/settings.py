@@ -88,8 +88,10 @@ class Settings(BaseSettings):
     # The run's shape.
     feed_concurrency: int = Field(8, ge=1, description="Feeds polled at once.")
     extract_workers: int = Field(0, ge=0, description="Processes extracting pages; 0 means one per core.")
-    fetch_concurrency: int = Field(8, ge=1, description="Article pages fetched at once (all hosts).")
-    batch_size: int = Field(100, ge=1, description="Entries per fetch/extract/load batch (3 Prefect task runs each).")
+    fetch_concurrency: int = Field(
+        64, ge=1, description="Requests in flight at once, all hosts (each host keeps its own limit and delay)."
+    )
+    batch_size: int = Field(100, ge=1, description="Most entries per load transaction (and per Dask judging task).")
     max_entries_per_feed: int = Field(200, ge=1, description="Newest entries taken from one feed per poll.")
     max_entry_attempts: int = Field(3, ge=1, description="Tries before a failing entry is given up.")
     fetch_retries: int = Field(2, ge=0, description="Retries of a retryable fetch error within one run.")
