@@ -276,7 +276,11 @@ def search(
     until: Annotated[str | None, typer.Option(help="Published before this date (YYYY-MM-DD).")] = None,
     limit: Annotated[int, typer.Option(min=1, max=10_000, help="Most rows to show.")] = 20,
     distinct: Annotated[
-        bool, typer.Option("--distinct", help="One row per story: its canonical article, with the outlet count.")
+        bool,
+        typer.Option(
+            "--distinct",
+            help="One row per event story (rewrites, copies, translations): its canonical article, outlets, languages.",
+        ),
     ] = False,
     output: Annotated[OutputFormat, typer.Option("--format", help="table or json.")] = OutputFormat.table,
     database_url: DatabaseOption = None,
@@ -307,18 +311,34 @@ def search(
     from rich.table import Table
 
     table = Table()
-    for column in ("id", "published", "site", "title", "elements", "outlets" if distinct else "story"):
+    columns = ("outlets", "languages") if distinct else ("story",)
+    for column in ("id", "published", "site", "title", "elements", *columns):
         table.add_column(column, overflow="fold")
     for hit in hits:
+        event = hit.event
         table.add_row(
             str(hit.id),
             hit.published_at.date().isoformat() if hit.published_at else "-",
             hit.site or "",
             hit.title or hit.canonical_url,
             ", ".join(hit.tags.get("element", [])[:4]),
-            str(hit.story.outlets if hit.story else 1) if distinct else str(hit.story_id),
+            *(
+                (str(len(event.outlets) if event else 1), ", ".join(event.languages) if event else hit.language or "")
+                if distinct
+                else (str(hit.story_id),)
+            ),
         )
     _console().print(table)
+
+
+def _event_line(event: Any) -> str:
+    """An article's event story for `show`: its id, reach and languages (models/events.py)."""
+    if event is None:
+        return "-"
+    return (
+        f"{event.id}: {event.articles} articles from {len(event.outlets)} outlets "
+        f"({', '.join(event.languages) or 'language unknown'}; canonical article {event.canonical_article_id})"
+    )
 
 
 @app.command()
@@ -362,6 +382,7 @@ def show(
         ("relevance", f"{article.relevance:.2f}"),
         ("story", story_line),
         ("carried by", f"{story.articles} articles from {story.outlets} outlets" if story else "-"),
+        ("event", _event_line(article.event)),
         ("first published by", first_line),
         ("extractor", article.extractor_version or "-"),
     ]

@@ -38,7 +38,6 @@ from sqlalchemy.engine import Connection
 from models.db import dialect_insert
 from models.stories import Progress, StoryPlan, _Silent, as_utc, lock_stories, rank_key
 from models.tables import Article, ArticleEvent, ArticleTag, Event, EventKey, Tag, utcnow
-from transforms.pipeline import ArticleRecord
 from transforms.events import (
     WINDOW_DAYS,
     ArticleEvidence,
@@ -49,6 +48,7 @@ from transforms.events import (
     day_number,
     key_hash,
 )
+from transforms.pipeline import ArticleRecord
 
 ARTICLE = Article.__table__  # type: ignore[attr-defined]
 EVENT = Event.__table__  # type: ignore[attr-defined]
@@ -639,3 +639,78 @@ def _write_groups(
     key_rows = [{"key": key, "day": day, "event_id": event_id} for key, day, event_id in sorted(keys)]
     for start in range(0, len(key_rows), 5 * READ_CHUNK):
         connection.execute(EVENT_KEY.insert(), key_rows[start : start + 5 * READ_CHUNK])
+
+
+# --- reading -----------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EventInfo:
+    """An article's event as search, show, export and the report see it."""
+
+    id: int
+    canonical_article_id: int | None
+    articles: int
+    outlets: tuple[str, ...]  # the sites carrying it, first published first
+    languages: tuple[str, ...]
+    first_published_at: datetime | None
+
+
+def event_infos(connection: Connection, article_ids: Sequence[int]) -> dict[int, EventInfo]:
+    """article id -> its event, with the event's outlets and languages: two queries per 500 articles."""
+    event_of_article: dict[int, int] = {}
+    ids = list(dict.fromkeys(article_ids))
+    for start in range(0, len(ids), 500):
+        query = select(ARTICLE_EVENT.c.article_id, ARTICLE_EVENT.c.event_id).where(
+            ARTICLE_EVENT.c.article_id.in_(ids[start : start + 500])
+        )
+        event_of_article.update(connection.execute(query).tuples().all())
+    infos: dict[int, EventInfo] = {}
+    event_ids = sorted(set(event_of_article.values()))
+    for start in range(0, len(event_ids), 500):
+        chunk = event_ids[start : start + 500]
+        members: dict[int, list[Any]] = {}
+        for row in connection.execute(
+            select(ARTICLE_EVENT.c.event_id, ARTICLE.c.id, ARTICLE.c.site, ARTICLE.c.language, ARTICLE.c.published_at)
+            .join(ARTICLE, ARTICLE.c.id == ARTICLE_EVENT.c.article_id)
+            .where(ARTICLE_EVENT.c.event_id.in_(chunk))
+        ):
+            members.setdefault(row.event_id, []).append(row)
+        canonical = dict(
+            connection.execute(select(EVENT.c.id, EVENT.c.canonical_article_id).where(EVENT.c.id.in_(chunk)))
+            .tuples()
+            .all()
+        )
+        for event_id, rows in members.items():
+            rows.sort(key=lambda row: rank_key(row.published_at, row.id))
+            infos[event_id] = EventInfo(
+                id=event_id,
+                canonical_article_id=canonical.get(event_id),
+                articles=len(rows),
+                outlets=tuple(dict.fromkeys(row.site.casefold() for row in rows if row.site)),
+                languages=tuple(sorted({row.language for row in rows if row.language})),
+                first_published_at=as_utc(rows[0].published_at),
+            )
+    return {article_id: infos[event_id] for article_id, event_id in event_of_article.items() if event_id in infos}
+
+
+def event_canonical_id(article_id: Any) -> Any:
+    """SQL: the id of the canonical article of the event of ``article_id`` (a column), for grouping a search
+    by event; NULL for an article in no event."""
+    return (
+        select(EVENT.c.canonical_article_id)
+        .join(ARTICLE_EVENT, ARTICLE_EVENT.c.event_id == EVENT.c.id)
+        .where(ARTICLE_EVENT.c.article_id == article_id)
+        .scalar_subquery()
+    )
+
+
+def event_articles(engine: Engine, event_id: int) -> list[int]:
+    """The ids of an event's articles, the canonical article first, then by publication."""
+    with engine.connect() as connection:
+        rows = connection.execute(
+            select(ARTICLE.c.id, ARTICLE.c.published_at)
+            .join(ARTICLE_EVENT, ARTICLE_EVENT.c.article_id == ARTICLE.c.id)
+            .where(ARTICLE_EVENT.c.event_id == event_id)
+        ).all()
+    return [row.id for row in sorted(rows, key=lambda row: rank_key(row.published_at, row.id))]

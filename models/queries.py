@@ -18,6 +18,7 @@ from sqlalchemy import Engine, Integer, and_, bindparam, column, exists, func, l
 from sqlalchemy.engine import Connection
 
 from models.cjk_search import cjk_match, has_cjk
+from models.events import EventInfo, event_canonical_id, event_infos
 from models.store import ARTICLE, ARTICLE_TAG, FEED, RUN, SEEN, TAG
 
 TAG_KINDS = ("element", "company", "place", "topic", "person")
@@ -69,6 +70,7 @@ class ArticleView:
     score: float | None = None  # search rank, higher is better
     story_id: int | None = None  # the canonical article's id
     story: StoryInfo | None = None
+    event: EventInfo | None = None  # its event story (models/events.py): coverage by every outlet and language
 
     def as_dict(self, *, with_body: bool = True) -> dict[str, Any]:
         data = {
@@ -110,11 +112,17 @@ class ArticleView:
             "first_published_at": (
                 story.first_published_at.isoformat() if story and story.first_published_at else None
             ),
+            "event_id": self.event.id if self.event else None,
+            "event_articles": self.event.articles if self.event else None,
+            "event_outlets": len(self.event.outlets) if self.event else None,
+            "event_languages": ", ".join(self.event.languages) if self.event else None,
         }
 
 
 # A story's id is its canonical article's id: NULL near_duplicate_of means the article is the canonical one.
 _STORY_ID = func.coalesce(ARTICLE.c.near_duplicate_of, ARTICLE.c.id)
+# What a distinct search shows one row for: the event (its canonical article's id), else the copy story.
+_DISTINCT_ID = func.coalesce(event_canonical_id(ARTICLE.c.id), _STORY_ID)
 
 
 def _article_columns() -> list[Any]:
@@ -236,8 +244,10 @@ def _attach_stories(connection: Connection, views: list[ArticleView]) -> None:
             first_source_url=first.canonical_url,
             first_published_at=as_utc(first.published_at),
         )
+    events = event_infos(connection, [view.id for view in views])
     for view in views:
         view.story = stories.get(view.story_id) if view.story_id is not None else None
+        view.event = events.get(view.id)
 
 
 def story_articles(engine: Engine, story_id: int) -> list[ArticleView]:
@@ -264,7 +274,7 @@ def _distinct_stories(connection: Connection, statement: Any, *, scored: bool, l
     match (with no query words, by its newest matching copy), as the rows it stands for would be."""
     matches = (
         statement.with_only_columns(
-            _STORY_ID.label("story_id"),
+            _DISTINCT_ID.label("story_id"),
             statement.selected_columns["score"].label("score") if scored else literal_column("0").label("score"),
             ARTICLE.c.published_at.label("published_at"),
         )
@@ -534,10 +544,10 @@ def _ranked_search(
     best_score = func.max(ranked.c.score)
     newest = func.max(ARTICLE.c.published_at)
     stories = connection.execute(
-        select(_STORY_ID.label("story_id"), best_score.label("score"))
+        select(_DISTINCT_ID.label("story_id"), best_score.label("score"))
         .select_from(ranked.join(ARTICLE, ARTICLE.c.id == ranked.c.article_id))
-        .group_by(_STORY_ID)
-        .order_by(best_score.desc(), newest.desc().nulls_last(), _STORY_ID.desc())
+        .group_by(_DISTINCT_ID)
+        .order_by(best_score.desc(), newest.desc().nulls_last(), _DISTINCT_ID.desc())
         .limit(limit)
     ).all()
     return _views_by_id(connection, stories)

@@ -248,3 +248,52 @@ class ArticleEvent(SQLModel, table=True):
     score: float | None = None
     link: str | None = Field(default=None, sa_column=Column(Text))
     evidence: str = Field(sa_column=Column(Text, nullable=False))
+
+
+class Event(SQLModel, table=True):
+    """An event story (models/events.py): the coverage of one event, whatever its wording or language.
+
+    ``evidence`` is the event's own evidence as JSON (transforms/events.EventEvidence: how many members carry
+    each key); articles are scored against it, not against one member."""
+
+    __tablename__ = "event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    canonical_article_id: int | None = Field(
+        default=None, sa_column=Column(Integer, ForeignKey("article.id", ondelete="SET NULL"), index=True)
+    )
+    first_published_at: datetime | None = Field(default=None, sa_column=_ts())
+    last_published_at: datetime | None = Field(default=None, sa_column=_ts())
+    articles: int = 0
+    evidence: str = Field(sa_column=Column(Text, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
+
+
+class EventKey(SQLModel, table=True):
+    """The candidate lookup: (evidence key hash, day) -> events whose members carry that key on that day."""
+
+    __tablename__ = "event_key"
+
+    key: int = Field(sa_column=Column(BigInteger, primary_key=True))
+    day: int = Field(sa_column=Column(Integer, primary_key=True))
+    event_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("event.id", ondelete="CASCADE"), primary_key=True, index=True)
+    )
+
+
+class ArticleEvent(SQLModel, table=True):
+    """Each article's event: ``link`` is the evidence of the link (the score and the keys shared, as JSON),
+    ``evidence`` the article's own (its language and keys), so an event's evidence can be recomputed when a
+    member leaves without re-reading any text."""
+
+    __tablename__ = "article_event"
+
+    article_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("article.id", ondelete="CASCADE"), primary_key=True)
+    )
+    event_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("event.id", ondelete="CASCADE"), nullable=False, index=True)
+    )
+    score: float | None = None
+    link: str | None = Field(default=None, sa_column=Column(Text))
+    evidence: str = Field(sa_column=Column(Text, nullable=False))
