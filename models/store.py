@@ -18,7 +18,6 @@ from sqlalchemy.engine import Connection
 
 from models.db import dialect_insert
 from models.events import assign_loaded_article
-from models.events import assign_loaded_article
 from models.raw_pages import compress_page
 from models.stories import StoryPlan, Subject, apply_plan, as_utc, plan_story
 from models.tables import Article, ArticleBand, ArticleTag, Feed, RawPage, Run, SeenEntry, Tag, utcnow
@@ -356,7 +355,6 @@ def _insert_article(connection: Connection, record: ArticleRecord, near_threshol
         rows = [{"band_key": key, "article_id": article_id} for key in dict.fromkeys(record.band_keys)]
         connection.execute(BAND.insert(), rows)
     apply_plan(connection, story, article_id, record.minhash)
-    assign_loaded_article(connection, record, article_id, story)  # its event (models/events.py)
     assign_loaded_article(connection, record, article_id, story)  # its event (models/events.py)
     if record.raw_html is not None:
         connection.execute(
