@@ -187,6 +187,8 @@ class Context:
                 "RARE_NEWS_EXTRACT_WORKERS": str(self.workers),
                 "RARE_NEWS_BATCH_SIZE": str(self.args.batch_size),
                 "RARE_NEWS_MAX_ENTRIES_PER_FEED": str(max(200, self.args.entries)),
+                # The warm phase polls the same feeds right after the cold one: no adaptive waiting.
+                "RARE_NEWS_POLL_MAX_INTERVAL": "0",
             }
         )
         return env

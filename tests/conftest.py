@@ -22,6 +22,9 @@ os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
 # Tests never read a developer's own settings.toml or environment by accident.
 for _name in [name for name in os.environ if name.startswith("RARE_NEWS_")]:
     del os.environ[_name]
+# Tests run the flow again and again at once: every feed is due every run unless a test asks for adaptive
+# polling (tests/test_sources_e2e.py sets its bounds). Production default: README "Sources".
+os.environ["RARE_NEWS_POLL_MAX_INTERVAL"] = "0"
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 POSTGRES_ADMIN_URL = os.environ.get(

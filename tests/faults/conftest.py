@@ -177,6 +177,7 @@ FAST_LIMITS: dict[str, Any] = {
     "fetch_concurrency": 16,
     "feed_concurrency": 16,
     "extract_workers": 1,
+    "poll_max_interval": 0,  # every feed due every run (adaptive polling is tested in tests/test_sources_e2e.py)
 }
 
 
