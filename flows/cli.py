@@ -150,7 +150,7 @@ def _print_summary(summary: Any) -> None:
         ("feeds polled", summary.feeds_polled),
         ("feeds not modified (304)", summary.feeds_not_modified),
         ("feeds failed", summary.feeds_failed),
-        ("feeds not due (backing off)", summary.feeds_not_due),
+        ("feeds not due yet (backing off, or polled at their pace)", summary.feeds_not_due),
         ("entries new", summary.entries_new),
         ("pages fetched", summary.pages_fetched),
         ("articles stored", summary.articles_stored),
