@@ -95,7 +95,7 @@ def run(
         Path | None,
         typer.Option("--feeds", help="TOML file of [[feeds]] (url, name, topical) to poll instead."),
     ] = None,
-    force: Annotated[bool, typer.Option(help="Poll feeds that are backing off after failures too.")] = False,
+    force: Annotated[bool, typer.Option(help="Poll every feed now, also those backing off or not due yet.")] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show Prefect's own logs.")] = False,
     runner: Annotated[
         Runner | None,
