@@ -11,7 +11,7 @@ export DO_NOT_TRACK := 1
 export PREFECT_LOGGING_LEVEL ?= WARNING
 export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS ?= 90
 
-.PHONY: run test lint install dev eval bench faults clean browser
+.PHONY: run test lint install dev eval bench faults clean browser soak
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -54,6 +54,10 @@ eval: $(DEV_STAMP)
 
 bench: $(DEV_STAMP)
 	$(BIN)/python bench/run.py
+
+# Not in `make test`: serve on a one-minute cron against a web that keeps publishing (RUNS=60: about an hour).
+soak: $(DEV_STAMP)
+	$(BIN)/python bench/soak.py --runs $(or $(RUNS),60)
 
 clean:
 	rm -rf $(VENV) data/rare_news.db .pytest_cache .mypy_cache .ruff_cache

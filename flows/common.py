@@ -13,7 +13,7 @@ from sqlalchemy import Engine
 from connectors.seeds import read_seed_files
 from flows.settings import ConfigError, Settings, read_toml
 from models import store
-from models.db import get_engine, migrate, schema_exists
+from models.db import get_engine, migrate, schema_exists, set_reconnect_window
 from models.store import EntryOutcome
 from transforms.pipeline import judge_article
 from transforms.relevance import DEFAULT_THRESHOLD
@@ -128,6 +128,7 @@ def load_seeds(engine: Engine, taxonomy: Taxonomy, seed_dir: Path) -> int:
 def prepare_store(settings: Settings, taxonomy: Taxonomy | None = None) -> Engine:
     """The engine on the newest schema; a new database also gets the seed corpus."""
     engine = get_engine(settings.database_url)
+    set_reconnect_window(settings.reconnect_seconds)
     was_new = not schema_exists(engine)
     migrate(engine)
     if was_new:

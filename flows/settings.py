@@ -113,6 +113,17 @@ class Settings(BaseSettings):
         86400.0, ge=0, description="Seconds: the longest adaptive polling interval; 0 polls every feed every run."
     )
 
+    # Operations (README "Monitoring"): riding through a database restart, /metrics and /healthz, alerts.
+    reconnect_seconds: float = Field(
+        60.0, ge=0, description="How long a load cut off by a lost database connection is tried again."
+    )
+    metrics_host: str = Field("127.0.0.1", description="Address `serve` listens on for /metrics and /healthz.")
+    metrics_port: int = Field(9108, ge=0, le=65535, description="Port of /metrics and /healthz; 0 turns them off.")
+    max_run_age: float = Field(
+        7200.0, gt=0, description="Seconds without a successful run after which /healthz fails and an alert goes out."
+    )
+    alert_feed_failures: int = Field(10, ge=1, description="Failures in a row after which a feed is alerted on.")
+
     @classmethod
     def settings_customise_sources(
         cls,

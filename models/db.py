@@ -6,21 +6,36 @@ No engine is built at import time: call `get_engine(url)`.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import functools
+import logging
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from sqlalchemy import Engine, create_engine, event, inspect
 from sqlalchemy.engine import Connection, make_url
-from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 # A second writer on SQLite waits this long for the lock instead of failing at once.
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 # pg_advisory_xact_lock key serialising migrations (any fixed number no other feature uses: "MIGRATE").
 MIGRATION_LOCK_KEY = 0x4D49475241544500
+# A statement that fails because the connection to Postgres dropped (a restart, a failover) is tried again on a
+# fresh connection for this long, by default (the setting `reconnect_seconds`); then the error goes up.
+DEFAULT_RECONNECT_SECONDS = 60.0
+RECONNECT_FIRST_WAIT = 0.5
+RECONNECT_LONGEST_WAIT = 8.0
+# SQLSTATEs of a server going away or not yet back: class 08 (connection exception) and these.
+_SERVER_GONE_STATES = ("57P01", "57P02", "57P03")  # admin shutdown, crash shutdown, cannot connect now
+
+P = ParamSpec("P")
+R = TypeVar("R")
+_log = logging.getLogger("rare_news.db")
+_reconnect_seconds = DEFAULT_RECONNECT_SECONDS
 
 
 class DatabaseError(RuntimeError):
@@ -51,6 +66,7 @@ def get_engine(url: str) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     if parsed.get_backend_name() == "postgresql":
+        # Pre-ping: a connection the server dropped (a restart) is replaced at checkout instead of failing a load.
         return create_engine(url, pool_pre_ping=True, connect_args={"connect_timeout": 10})
     raise DatabaseError(
         f"unsupported database {parsed.get_backend_name()!r}: use sqlite:// or postgresql+psycopg://"
@@ -126,3 +142,62 @@ def transaction(engine: Engine) -> Iterator[Connection]:
     """One transaction: committed when the block ends, rolled back if it raises."""
     with engine.begin() as connection:
         yield connection
+
+
+# --- riding through a lost connection ------------------------------------------------------------------------
+
+
+def set_reconnect_window(seconds: float) -> None:
+    """How long `retry_on_disconnect` keeps trying (the setting `reconnect_seconds`); 0 turns it off."""
+    global _reconnect_seconds
+    _reconnect_seconds = max(0.0, seconds)
+
+
+def is_disconnect(exc: BaseException) -> bool:
+    """The connection dropped or the server cannot be reached: worth a try on a fresh connection. A statement
+    the server refused (a constraint, bad SQL, a full disk) is not."""
+    if not isinstance(exc, DBAPIError):
+        return False
+    if exc.connection_invalidated:
+        return True
+    if not isinstance(exc, OperationalError):
+        return False
+    state = getattr(exc.orig, "sqlstate", None)  # None: psycopg could not connect at all
+    return state is None or state.startswith("08") or state in _SERVER_GONE_STATES
+
+
+def retry_on_disconnect(function: Callable[Concatenate[Engine, P], R]) -> Callable[Concatenate[Engine, P], R]:
+    """Run `function(engine, ...)` again, with backoff, while Postgres is away, for up to the reconnect window.
+
+    For functions that do their work in one transaction (or only read): a transaction cut by the restart was
+    rolled back, and loads are upserts, so running it whole again is what one clean attempt would have done.
+    SQLAlchemy invalidates the pool on a disconnect and pre-pings each checkout, so the next try gets a new
+    connection. SQLite has no server to come back: its errors go up at once."""
+
+    @functools.wraps(function)
+    def with_retries(engine: Engine, *args: P.args, **kwargs: P.kwargs) -> R:
+        deadline: float | None = None
+        wait = RECONNECT_FIRST_WAIT
+        while True:
+            try:
+                return function(engine, *args, **kwargs)
+            except DBAPIError as exc:
+                if engine.dialect.name != "postgresql" or not is_disconnect(exc):
+                    raise
+                now = time.monotonic()
+                if deadline is None:
+                    deadline = now + _reconnect_seconds
+                    _log.info(  # INFO: a run that rides through says nothing; one that cannot, one line (cli)
+                        "database connection lost (%s); trying again for up to %.0f s", _reason(exc), _reconnect_seconds
+                    )
+                if now >= deadline:
+                    raise
+                time.sleep(min(wait, deadline - now))
+                wait = min(wait * 2, RECONNECT_LONGEST_WAIT)
+
+    return with_retries
+
+
+def _reason(exc: DBAPIError) -> str:
+    lines = str(exc.orig or exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__

@@ -23,8 +23,9 @@ from typing import IO, Any
 
 from sqlalchemy import Engine, delete, func, or_, select, text, update
 from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.exc import DBAPIError
 
-from models.db import dialect_insert
+from models.db import dialect_insert, is_disconnect, retry_on_disconnect
 from models.raw_pages import decompress_page
 from models.store import ARTICLE, BAND, FEED, RAW, RUN, FeedRow, replace_tags
 from models.tables import utcnow
@@ -88,6 +89,7 @@ def stored_canonical_urls(engine: Engine, canonical_urls: Sequence[str]) -> set[
 # --- claims ------------------------------------------------------------------------------------------------
 
 
+@retry_on_disconnect
 def close_abandoned_runs(engine: Engine, claims: FeedClaims) -> list[int]:
     """Mark `abandoned` the runs still marked running whose process is gone (nobody holds their claim)."""
     with engine.connect() as connection:
@@ -202,6 +204,10 @@ class FeedClaims:
                         text("SELECT pg_advisory_unlock(:space, :key)"), {"space": space, "key": key}
                     )
                 self._connection.commit()
+            except DBAPIError as exc:
+                if not is_disconnect(exc):
+                    raise
+                # The server dropped the session (a restart): its advisory locks went with it.
             finally:
                 self._connection.close()
                 self._connection = None

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import Engine, and_, bindparam, case, delete, func, select, text, update
 from sqlalchemy.engine import Connection
 
-from models.db import dialect_insert
+from models.db import dialect_insert, retry_on_disconnect
 from models.events import assign_loaded_article
 from models.raw_pages import compress_page
 from models.stories import StoryPlan, Subject, apply_plan, as_utc, plan_story
@@ -115,6 +115,7 @@ class FeedRow:
 # --- feeds -------------------------------------------------------------------------------------------------
 
 
+@retry_on_disconnect
 def upsert_feeds(engine: Engine, feeds: Iterable[tuple[str, str | None, bool]]) -> None:
     """Add feeds (url, name, topical); a feed already known keeps its state and takes the new name/topical."""
     rows = [{"url": url, "name": name, "topical": topical, "created_at": utcnow()} for url, name, topical in feeds]
@@ -137,6 +138,7 @@ def remove_feed(engine: Engine, url: str) -> bool:
         return bool(connection.execute(delete(FEED).where(FEED.c.url == url)).rowcount)
 
 
+@retry_on_disconnect
 def feeds_to_poll(engine: Engine, urls: Sequence[str] | None = None) -> list[FeedRow]:
     """Enabled feeds (all, or those with the given URLs), in URL order."""
     query = select(FEED).where(FEED.c.enabled.is_(True)).order_by(FEED.c.url)
@@ -192,6 +194,7 @@ def _apply_feed_updates(connection: Connection, updates: Sequence[FeedUpdate]) -
         connection.execute(update(FEED).where(FEED.c.id == item.feed_id).values(**values))
 
 
+@retry_on_disconnect
 def record_feed_polls(engine: Engine, updates: Sequence[FeedUpdate]) -> None:
     """Feeds that produced no work (304, failure, nothing new) are recorded in one transaction."""
     if updates:
@@ -202,6 +205,7 @@ def record_feed_polls(engine: Engine, updates: Sequence[FeedUpdate]) -> None:
 # --- the ledger --------------------------------------------------------------------------------------------
 
 
+@retry_on_disconnect
 def entry_states(engine: Engine, feed_id: int, entry_keys: Sequence[str]) -> dict[str, tuple[str, int]]:
     """entry_key -> (status, attempts) for the keys this feed has seen before."""
     states: dict[str, tuple[str, int]] = {}
@@ -217,6 +221,7 @@ def entry_states(engine: Engine, feed_id: int, entry_keys: Sequence[str]) -> dic
     return states
 
 
+@retry_on_disconnect
 def failed_entries(engine: Engine, feed_id: int, max_attempts: int) -> list[tuple[str, str, str | None]]:
     """(entry_key, url, title) of entries whose failure may pass, tried fewer than max_attempts times."""
     query = select(SEEN.c.entry_key, SEEN.c.url, SEEN.c.title).where(
@@ -398,6 +403,7 @@ def _insert_tags(connection: Connection, rows: list[dict]) -> None:
         connection.execute(dialect_insert(connection, ARTICLE_TAG).on_conflict_do_nothing(), rows)
 
 
+@retry_on_disconnect
 def load_batch(
     engine: Engine,
     *,
@@ -456,6 +462,7 @@ def _with_status(outcome: EntryOutcome, status: str, error: str | None) -> Entry
 # --- runs --------------------------------------------------------------------------------------------------
 
 
+@retry_on_disconnect
 def refresh_statistics(engine: Engine) -> None:
     """Postgres: ANALYZE the tables a load reads. Postgres plans a statement run again and again once (psycopg
     prepares it after five runs) with the statistics of that moment, and autovacuum analyzes a table only a
@@ -480,6 +487,7 @@ def start_run(engine: Engine, flow: str, *, before_commit: Callable[[int], None]
         return run_id
 
 
+@retry_on_disconnect
 def finish_run(engine: Engine, run_id: int, *, status: str, counts: dict[str, int], error: str | None = None) -> None:
     with engine.begin() as connection:
         started = connection.execute(select(RUN.c.started_at).where(RUN.c.id == run_id)).scalar_one()

@@ -7,12 +7,13 @@ from collections.abc import Iterable, Mapping
 from sqlalchemy import Engine, select
 from sqlalchemy.engine import Connection
 
-from models.db import dialect_insert
+from models.db import dialect_insert, retry_on_disconnect
 from models.tables import SiteTemplateRow, utcnow
 
 SITE_TEMPLATE = SiteTemplateRow.__table__  # type: ignore[attr-defined]
 
 
+@retry_on_disconnect
 def load_templates(engine: Engine, sites: Iterable[str]) -> dict[str, str]:
     """site -> template JSON, for the sites that have one."""
     wanted = sorted(set(sites))
