@@ -273,19 +273,33 @@ def _is_internal(href: str, home: str, hosts: dict[str, bool]) -> bool:
     return hosts[key]
 
 
-def internal_anchor_texts(tree: _Element, url: str) -> frozenset[str]:
-    """Texts of the page's links to other pages of its own site (relative links included)."""
+@dataclass(frozen=True)
+class Links:
+    """The page's links to other pages of its own site (relative links included): their texts and hrefs."""
+
+    internal_texts: frozenset[str]
+    internal_hrefs: frozenset[str]
+
+
+def page_links(tree: _Element, url: str) -> Links:
     home = _site_of_host(urlsplit(url).hostname)
     hosts: dict[str, bool] = {}
     texts: set[str] = set()
+    hrefs: set[str] = set()
     for anchor in tree.iter("a"):
         href = (anchor.get("href") or "").strip()
         if not href or href.startswith("#") or not _is_internal(href, home, hosts):
             continue
+        hrefs.add(href)
         text = normalize_whitespace("".join(anchor.itertext()))
         if len(text) >= MIN_ANCHOR_CHARS:
             texts.add(text)
-    return frozenset(texts)
+    return Links(frozenset(texts), frozenset(hrefs))
+
+
+def internal_anchor_texts(tree: _Element, url: str) -> frozenset[str]:
+    """Texts of the page's links to other pages of its own site (relative links included)."""
+    return page_links(tree, url).internal_texts
 
 
 def link_share(text: str, anchors: Iterable[str]) -> float:

@@ -27,8 +27,9 @@ from transforms.blocks import (
     bylines,
     drop_internal_link_blocks,
     drop_title_and_byline,
-    internal_anchor_texts,
+    page_links,
 )
+from transforms.layout import clean_layout
 from transforms.templates import SiteTemplate, block_key, drop_template_blocks
 from transforms.text import comparable, normalize_whitespace, split_authors
 
@@ -583,7 +584,9 @@ def extract_article(
 
     declared_language = _declared_language(tree)
     _preclean(tree)
-    anchors = internal_anchor_texts(tree, url)
+    links = page_links(tree, url)
+    clean_layout(tree, links.internal_hrefs)
+    anchors = links.internal_texts
     document = _trafilatura_extract(tree, url)
 
     sources: dict[str, str] = {}

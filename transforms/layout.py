@@ -1,0 +1,242 @@
+"""Page structure read before trafilatura sees the tree: layout tables, widgets, ad slots and teaser cards.
+
+trafilatura judges a page by its tags and class names, which old and minimal layouts do not give it: a
+site built of `<table>`s, or of bare `<div>`s, has the article, the sidebars and the footer in elements that
+all look alike. These steps use signals that hold whatever the site calls its elements:
+
+- `unwrap_layout_tables`: a table is data when it has rows and columns of short cells; a table with a long
+  cell, a nested table, a form or a heading in a cell, or one row or one column, is the page's grid. Its
+  cells become `<div>`s, so the article in a `<td>` is judged as a block of text (and not kept whole as one
+  "table row", with the sidebars beside it).
+- `drop_widgets`: forms, buttons and script links (`href="#"`, `javascript:`) belong to sign-up boxes, cookie
+  banners and share bars; the smallest container around each that holds little text goes with it.
+- `drop_ad_slots`: a container holding a frame or a slot for an ad, or a linked image, and one short label
+  ("ADVERTISEMENT", "广告").
+- `drop_teaser_cards`: two or more sibling containers of the same shape that each start with a link to
+  another page of the site, on a line of its own, and add a summary in a block of its own are a "Top news" or
+  "Recent posts" list, however long their summaries are.
+
+Each step leaves alone any element holding the headline (`<h1>`), an `<article>` or the marked article body,
+and removes elements with their tail text kept. Pure: the tree is changed in place, nothing else is touched.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+from transforms.text import normalize_whitespace
+
+if TYPE_CHECKING:
+    from lxml.html import HtmlElement
+
+# A table cell with more text than this is a page region (an article, a sidebar), not a datum.
+LAYOUT_CELL_CHARS = 300
+# A widget's container (sign-up box, cookie banner, share bar) holds at most this much text.
+WIDGET_MAX_CHARS = 300
+# An ad slot's label is at most this long ("ADVERTISEMENT", "Advertisement", "广告", "Anzeige").
+AD_LABEL_MAX_CHARS = 16
+# A teaser card is at most this long: a headline and a summary, not an article.
+TEASER_MAX_CHARS = 600
+# A linked headline is at least this long ("More", "Read more »" and single names are not headlines).
+TEASER_HEADLINE_MIN_CHARS = 15
+
+_CELL_TAGS = ("td", "th")
+_GRID_TAGS = frozenset({"table", "tbody", "thead", "tfoot", "tr", "td", "th", "caption"})
+_REGION_MARKERS = ("table", "form", "h1", "h2")
+_CONTAINER_TAGS = frozenset(
+    {"div", "section", "aside", "form", "table", "tr", "td", "li", "ul", "p", "center", "span", "font"}
+)
+_CARD_TAGS = frozenset({"div", "article", "section"})
+_SUMMARY_TAGS = ("p", "div")
+_MEDIA_TAGS = ("iframe", "ins", "embed", "object", "video", "img")
+
+
+def _text_len(el: HtmlElement) -> int:
+    return len(normalize_whitespace(el.text_content()))
+
+
+def _protected(el: HtmlElement) -> bool:
+    """Holds the headline or the article: never removed whole."""
+    if el.tag in ("article", "h1") or el.get("itemprop") == "articleBody":
+        return True
+    return el.find(".//h1") is not None or el.find(".//article") is not None
+
+
+def remove_keeping_tail(el: HtmlElement) -> None:
+    parent = el.getparent()
+    if parent is None:
+        return
+    tail = el.tail
+    previous = el.getprevious()
+    parent.remove(el)
+    if tail:
+        if previous is not None:
+            previous.tail = (previous.tail or "") + tail
+        else:
+            parent.text = (parent.text or "") + tail
+
+
+# ---- tables ----------------------------------------------------------------------------------------------------
+
+
+def _own_cells(table: HtmlElement) -> list[HtmlElement]:
+    """The cells of this table, not of the tables nested in it."""
+    return [cell for cell in table.iter(*_CELL_TAGS) if next(cell.iterancestors("table"), None) is table]
+
+
+def is_layout_table(table: HtmlElement) -> bool:
+    cells = _own_cells(table)
+    if not cells:
+        return True
+    rows = set([cell.getparent() for cell in cells])  # the list keeps each row's proxy (and identity) alive
+    if len(rows) < 2 or len(cells) < 2 * len(rows) - 1:  # one row, or about one cell per row
+        return True
+    for cell in cells:
+        if any(cell.find(f".//{tag}") is not None for tag in _REGION_MARKERS):
+            return True
+        if _text_len(cell) > LAYOUT_CELL_CHARS:
+            return True
+    # A table of links (standings with linked names, headlines with dates) is still a table: the link filters
+    # judge its rows.
+    return False
+
+
+def unwrap_layout_tables(tree: HtmlElement) -> int:
+    """Turn layout tables into `<div>`s (data tables stay tables). Returns how many were unwrapped."""
+    layout = [table for table in tree.iter("table") if is_layout_table(table)]
+    # decided on the tree as parsed, renamed afterwards (renaming while lxml iterates by tag loses elements)
+    grid = [
+        el
+        for table in layout
+        for el in table.iter(*_GRID_TAGS)
+        if el is table or next(el.iterancestors("table"), None) is table
+    ]
+    for el in grid:
+        el.tag = "div"
+    return len(layout)
+
+
+# ---- widgets, ad slots, teaser cards -----------------------------------------------------------------------------
+
+
+def _controls(tree: HtmlElement) -> Iterable[HtmlElement]:
+    for el in tree.iter("form", "button", "input", "select", "textarea", "a"):
+        if el.tag == "a":
+            href = (el.get("href") or "").strip().lower()
+            if href != "#" and not href.startswith("javascript:"):
+                continue
+        yield el
+
+
+def _widget_container(el: HtmlElement) -> HtmlElement | None:
+    """The largest ancestor-or-self of a control that still holds little text.
+
+    A script link (`href="#"`) also sits in article paragraphs ("enlarge", "show more"): around one, only a
+    strip directly under `<body>` (a banner) goes, else the link alone.
+    """
+    best = None
+    current: HtmlElement | None = el
+    while current is not None and current.tag not in ("body", "html"):
+        if _protected(current) or _text_len(current) > WIDGET_MAX_CHARS:
+            break
+        if current is el or (
+            current.tag in _CONTAINER_TAGS
+            and (el.tag != "a" or (current.getparent() is not None and current.getparent().tag == "body"))
+        ):
+            best = current
+        current = current.getparent()
+    return best
+
+
+def drop_widgets(tree: HtmlElement) -> int:
+    removed = 0
+    for control in list(_controls(tree)):
+        if control.getparent() is None or not _attached(control, tree):
+            continue
+        container = _widget_container(control)
+        if container is not None:
+            remove_keeping_tail(container)
+            removed += 1
+    return removed
+
+
+def _attached(el: HtmlElement, tree: HtmlElement) -> bool:
+    root = el
+    for root in el.iterancestors():  # noqa: B007 - the last ancestor is the root
+        pass
+    return root is tree or el is tree
+
+
+def drop_ad_slots(tree: HtmlElement) -> int:
+    """Containers of a short label and an ad's frame, slot or linked image."""
+    removed = 0
+    for media in list(tree.iter(*_MEDIA_TAGS)):
+        if not _attached(media, tree):
+            continue
+        current = media.getparent()
+        while current is not None and current.tag not in ("body", "html"):
+            length = _text_len(current)
+            if length > AD_LABEL_MAX_CHARS or _protected(current):
+                break
+            if length and len(normalize_whitespace(current.text_content()).split()) <= 2:
+                remove_keeping_tail(current)
+                removed += 1
+                break
+            current = current.getparent()
+    return removed
+
+
+def _card_shape(el: HtmlElement) -> tuple[str, str]:
+    return (str(el.tag), el.get("class") or "")
+
+
+def _starts_with_headline(card: HtmlElement, internal: frozenset[str]) -> bool:
+    """The card's first text is a link to another page of the site, long enough to be a headline, and a
+    summary follows in a block of its own. (A link that runs on into its sentence, as in a roundup's list of
+    "Company did X. More text", is the article's own writing.)"""
+    first_link = card.find(".//a")
+    if first_link is None or (first_link.get("href") or "").strip() not in internal:
+        return False
+    headline = normalize_whitespace(first_link.text_content())
+    if len(headline) < TEASER_HEADLINE_MIN_CHARS:
+        return False
+    if not normalize_whitespace(card.text_content()).startswith(headline):
+        return False
+    link_line = set(first_link.iterancestors())
+    return any(
+        block not in link_line and len(normalize_whitespace(block.text_content())) >= TEASER_HEADLINE_MIN_CHARS
+        for block in card.iter(*_SUMMARY_TAGS)
+    )
+
+
+def drop_teaser_cards(tree: HtmlElement, internal: frozenset[str]) -> int:
+    removed = 0
+    for parent in list(tree.iter(*_CARD_TAGS)):
+        if not _attached(parent, tree):
+            continue
+        groups: dict[tuple[str, str], list[HtmlElement]] = {}
+        for child in parent:
+            if child.tag in _CARD_TAGS:
+                groups.setdefault(_card_shape(child), []).append(child)
+        for cards in groups.values():
+            if len(cards) < 2:
+                continue
+            teasers = [
+                c
+                for c in cards
+                if not _protected(c) and _text_len(c) <= TEASER_MAX_CHARS and _starts_with_headline(c, internal)
+            ]
+            if len(teasers) >= 2:
+                for card in teasers:
+                    remove_keeping_tail(card)
+                removed += len(teasers)
+    return removed
+
+
+def clean_layout(tree: HtmlElement, internal_hrefs: frozenset[str]) -> None:
+    """All of the above, in the order that lets each see the structure it needs."""
+    unwrap_layout_tables(tree)
+    drop_widgets(tree)
+    drop_ad_slots(tree)
+    drop_teaser_cards(tree, internal_hrefs)
