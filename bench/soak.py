@@ -32,7 +32,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -171,9 +171,7 @@ def store_counts(database_url: str, base_url: str) -> dict[str, int]:
             "articles": one("SELECT count(*) FROM article WHERE url LIKE :pattern"),
             "distinct_urls": one("SELECT count(DISTINCT url) FROM article WHERE url LIKE :pattern"),
             "entries": one("SELECT count(*) FROM seen_entry WHERE url LIKE :pattern"),
-            "entries_loaded": one(
-                "SELECT count(*) FROM seen_entry WHERE url LIKE :pattern AND status = 'loaded'"
-            ),
+            "entries_loaded": one("SELECT count(*) FROM seen_entry WHERE url LIKE :pattern AND status = 'loaded'"),
             "runs_running": one("SELECT count(*) FROM run WHERE status = 'running'"),
         }
 
@@ -282,8 +280,10 @@ def soak(args: argparse.Namespace, work: Path) -> dict[str, Any]:
                     seen += 1
                     memory.serve.append(round(procs.rss_kb(serve.pid) / 1024, 1))
                     memory.server.append(_tree_mb(server.pid))
-                    log(f"run {seen}: {runs[seen - 1]['status']}, {runs[seen - 1]['articles_stored']} stored; "
-                        f"published {publisher.count()}; serve {memory.serve[-1]} MB, server {memory.server[-1]} MB")
+                    log(
+                        f"run {seen}: {runs[seen - 1]['status']}, {runs[seen - 1]['articles_stored']} stored; "
+                        f"published {publisher.count()}; serve {memory.serve[-1]} MB, server {memory.server[-1]} MB"
+                    )
                     if seen == args.runs:
                         stop_publishing.set()  # the next run collects what is out; nothing comes after it
                 if seen >= args.runs + 1:
@@ -323,7 +323,9 @@ def soak(args: argparse.Namespace, work: Path) -> dict[str, Any]:
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawTextHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawTextHelpFormatter
+    )
     parser.add_argument("--runs", type=int, default=60, help="finished runs to wait for (one a minute; default 60)")
     parser.add_argument("--per-minute", type=int, default=3, help="articles published each minute (default 3)")
     parser.add_argument("--database-url", help="the store (default: a new SQLite file in the work directory)")

@@ -46,10 +46,18 @@ def serve(
         str | None,
         typer.Option(help="Cron schedule of the ingestion (default: RARE_NEWS_SCHEDULE_CRON, every 30 min)."),
     ] = None,
+    monitor: Annotated[
+        bool,
+        typer.Option(
+            "--monitor",
+            help="With --work-pool: after registering, keep serving /metrics, /healthz and alerts until stopped.",
+        ),
+    ] = False,
     verbose: VerboseOption = False,
     database_url: DatabaseOption = None,
 ) -> None:
-    """Serve the ingestion on its cron schedule, with backfill and reprocess on demand, until stopped."""
+    """Serve the ingestion on its cron schedule, with backfill and reprocess on demand, until stopped; /metrics
+    and /healthz on RARE_NEWS_METRICS_PORT (9108)."""
     from flows.cli import UserError, _settings
     from flows.common import quiet_prefect
 
@@ -66,6 +74,11 @@ def serve(
         names = deploy.register(settings, work_pool)
         typer.echo(f"registered on work pool {work_pool!r}: {', '.join(names)}")
         typer.echo(f"start a worker with: prefect worker start --pool {work_pool}")
+        if monitor:
+            from flows.common import prepare_store
+
+            prepare_store(settings)  # the store the monitor reads is on the newest schema
+            deploy.monitor_until_stopped(settings, announce=lambda line: typer.echo(line, err=True))
         return
     from flows.common import prepare_store
 

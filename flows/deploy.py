@@ -22,6 +22,7 @@ from prefect import flow
 
 from flows.backfill import backfill
 from flows.ingest import ingest_flow
+from flows.metrics import Monitor
 from flows.reprocess import reprocess
 from flows.settings import Settings, get_settings
 
@@ -66,13 +67,59 @@ def deployments(settings: Settings) -> list[Any]:
     ]
 
 
+def start_monitor(settings: Settings, announce: Callable[[str], None], *, required: bool = False) -> Monitor | None:
+    """/metrics, /healthz and the alert checks on `metrics_host:metrics_port` (flows/metrics.py); None when
+    the port is 0, or (unless `required`) when it cannot be had: serving runs matters more than its metrics."""
+    from models.db import get_engine
+
+    if not settings.metrics_port:
+        return None
+    monitor = Monitor(get_engine(settings.database_url), settings)
+    try:
+        return monitor.start(announce)
+    except OSError as exc:
+        where = f"{settings.metrics_host}:{settings.metrics_port}"
+        if required:
+            raise OSError(f"metrics: cannot listen on {where}: {exc.strerror or exc}") from None
+        announce(f"metrics: cannot listen on {where} ({exc.strerror or exc}); serving without /metrics")
+        return None
+
+
 def serve(settings: Settings, announce: Callable[[str], None] = print) -> None:
-    """Serve the deployments from this process until it is stopped (Ctrl-C, SIGTERM).
+    """Serve the deployments from this process until it is stopped (Ctrl-C, SIGTERM), with the monitor beside
+    them (/metrics, /healthz, alerts).
 
     Without `PREFECT_API_URL`, a local server is started here and named in this process's environment, so the
     runs serve starts (child processes) report to it too; left to themselves, each would start its own
     temporary server and the served one would never see them finish. Serve stops before that server does.
     """
+    monitor = start_monitor(settings, announce)
+    try:
+        _serve(settings, announce)
+    finally:
+        if monitor is not None:
+            monitor.stop()
+
+
+def monitor_until_stopped(settings: Settings, announce: Callable[[str], None] = print) -> None:
+    """Only the monitor, until SIGTERM or Ctrl-C: for `serve --work-pool ... --monitor`, where workers run the
+    flows and this process watches the store they write."""
+    import signal
+    import threading
+
+    monitor = start_monitor(settings, announce, required=True)
+    stopped = threading.Event()
+    previous = {number: signal.signal(number, lambda *_: stopped.set()) for number in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        stopped.wait()
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+        if monitor is not None:
+            monitor.stop()
+
+
+def _serve(settings: Settings, announce: Callable[[str], None]) -> None:
     from prefect import serve as prefect_serve
     from prefect.settings import PREFECT_API_URL, temporary_settings
 

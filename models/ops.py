@@ -27,8 +27,9 @@ from sqlalchemy.exc import DBAPIError
 
 from models.db import dialect_insert, is_disconnect, retry_on_disconnect
 from models.raw_pages import decompress_page
-from models.store import ARTICLE, BAND, FEED, RAW, RUN, FeedRow, replace_tags
-from models.tables import utcnow
+from models.store import ARTICLE, BAND, FEED, RAW, RUN, SEEN, FeedRow, replace_tags
+from models.stories import as_utc
+from models.tables import Alert, utcnow
 
 BACKFILL_PREFIX = "backfill:"
 # Postgres advisory locks take two int4 keys: this names the space of feed claims, the feed id is the other.
@@ -423,3 +424,207 @@ def article_count(engine: Engine, *, since: datetime | None = None) -> int:
         query = query.where(_since(since))
     with engine.connect() as connection:
         return int(connection.execute(query).scalar_one())
+
+
+# --- operations: what /metrics, /healthz and alerts read (flows/metrics.py, flows/alerts.py) --------------------
+
+ALERT = Alert.__table__  # type: ignore[attr-defined]
+INGEST_FLOW = "ingest"  # the flow name the ingestion records its runs under (flows/ingest.py)
+
+
+@dataclass(frozen=True)
+class StoreFigures:
+    """Counts over the whole store at one moment, for /metrics."""
+
+    runs: dict[tuple[str, str], int]  # (flow, status) -> runs
+    last_success_at: datetime | None  # of an ingestion run
+    articles: dict[str, int]  # origin -> articles
+    entries: dict[str, int]  # ledger status -> entries
+    feeds: int  # enabled feeds
+    feeds_failing: int  # enabled feeds whose last poll failed
+    alerts_open: dict[str, int]  # kind -> open incidents
+
+
+@retry_on_disconnect
+def store_figures(engine: Engine) -> StoreFigures:
+    with engine.connect() as connection:
+        runs = connection.execute(select(RUN.c.flow, RUN.c.status, func.count()).group_by(RUN.c.flow, RUN.c.status))
+        articles = connection.execute(select(ARTICLE.c.origin, func.count()).group_by(ARTICLE.c.origin))
+        entries = connection.execute(select(SEEN.c.status, func.count()).group_by(SEEN.c.status))
+        enabled = FEED.c.enabled.is_(True)
+        feeds = connection.execute(select(func.count()).select_from(FEED).where(enabled)).scalar_one()
+        failing = connection.execute(
+            select(func.count()).select_from(FEED).where(enabled, FEED.c.consecutive_failures > 0)
+        ).scalar_one()
+        alerts = connection.execute(
+            select(ALERT.c.kind, func.count()).where(ALERT.c.resolved_at.is_(None)).group_by(ALERT.c.kind)
+        )
+        return StoreFigures(
+            runs={(flow, status): int(count) for flow, status, count in runs},
+            last_success_at=_last_success(connection),
+            articles={origin: int(count) for origin, count in articles},
+            entries={status: int(count) for status, count in entries},
+            feeds=int(feeds),
+            feeds_failing=int(failing),
+            alerts_open={kind: int(count) for kind, count in alerts},
+        )
+
+
+def _last_success(connection: Connection) -> datetime | None:
+    value = connection.execute(
+        select(func.max(RUN.c.finished_at)).where(RUN.c.flow == INGEST_FLOW, RUN.c.status == "completed")
+    ).scalar_one_or_none()
+    return as_utc(value)
+
+
+@retry_on_disconnect
+def last_successful_run(engine: Engine) -> datetime | None:
+    """When the last ingestion run that completed finished (UTC)."""
+    with engine.connect() as connection:
+        return _last_success(connection)
+
+
+@retry_on_disconnect
+def first_run_started(engine: Engine) -> datetime | None:
+    """When the first ingestion run started: before any run succeeds, health is judged from then."""
+    with engine.connect() as connection:
+        value = connection.execute(select(func.min(RUN.c.started_at)).where(RUN.c.flow == INGEST_FLOW)).scalar_one()
+    return as_utc(value)
+
+
+@retry_on_disconnect
+def save_fetch_stats(engine: Engine, run_id: int, stats: dict[str, Any]) -> None:
+    with engine.begin() as connection:
+        connection.execute(update(RUN).where(RUN.c.id == run_id).values(fetch_stats=stats))
+
+
+@retry_on_disconnect
+def fetch_stats_after(engine: Engine, run_id: int) -> list[tuple[int, dict[str, Any]]]:
+    """(run id, fetch histograms) of the finished runs after `run_id` that recorded some, in id order. A scrape
+    reads only what is new since the one before."""
+    query = (
+        select(RUN.c.id, RUN.c.fetch_stats)
+        .where(RUN.c.id > run_id, RUN.c.status != "running", RUN.c.fetch_stats.is_not(None))
+        .order_by(RUN.c.id)
+    )
+    with engine.connect() as connection:
+        return [(int(row.id), row.fetch_stats) for row in connection.execute(query)]
+
+
+@retry_on_disconnect
+def oldest_running_run(engine: Engine) -> int:
+    """The smallest id of a run still running (or the next id when none is): a run that finishes later may have
+    a smaller id than the newest finished one, so scrapes read again from here."""
+    with engine.connect() as connection:
+        running = connection.execute(select(func.min(RUN.c.id)).where(RUN.c.status == "running")).scalar_one()
+        newest = connection.execute(select(func.max(RUN.c.id))).scalar_one()
+    if running is not None:
+        return int(running)
+    return int(newest or 0) + 1
+
+
+@dataclass(frozen=True)
+class FailingFeed:
+    url: str
+    failures: int
+    error: str | None
+
+
+@retry_on_disconnect
+def failing_feeds(engine: Engine, at_least: int) -> list[FailingFeed]:
+    """Enabled feeds that failed `at_least` times in a row, by URL."""
+    query = (
+        select(FEED.c.url, FEED.c.consecutive_failures, FEED.c.last_error)
+        .where(FEED.c.enabled.is_(True), FEED.c.consecutive_failures >= at_least)
+        .order_by(FEED.c.url)
+    )
+    with engine.connect() as connection:
+        rows = connection.execute(query).all()
+    return [FailingFeed(row.url, int(row.consecutive_failures), row.last_error) for row in rows]
+
+
+@dataclass(frozen=True)
+class AlertRow:
+    id: int
+    kind: str
+    subject: str
+    detail: str | None
+    opened_at: datetime
+    notified_at: datetime | None
+    resolved_at: datetime | None
+
+
+def _alert(row: Any) -> AlertRow:
+    return AlertRow(
+        id=int(row.id),
+        kind=row.kind,
+        subject=row.subject,
+        detail=row.detail,
+        opened_at=as_utc(row.opened_at) or row.opened_at,
+        notified_at=row.notified_at,
+        resolved_at=row.resolved_at,
+    )
+
+
+@retry_on_disconnect
+def open_alerts(engine: Engine) -> list[AlertRow]:
+    with engine.connect() as connection:
+        rows = connection.execute(select(ALERT).where(ALERT.c.resolved_at.is_(None)).order_by(ALERT.c.id))
+        return [_alert(row) for row in rows]
+
+
+@retry_on_disconnect
+def open_alert(engine: Engine, kind: str, subject: str, detail: str) -> None:
+    """Record an incident unless one of that kind and subject is open already (two services may race)."""
+    with engine.begin() as connection:
+        connection.execute(
+            dialect_insert(connection, ALERT).on_conflict_do_nothing(),
+            {"kind": kind, "subject": subject, "detail": detail, "opened_at": utcnow()},
+        )
+
+
+@retry_on_disconnect
+def resolve_alert(engine: Engine, alert_id: int) -> None:
+    with engine.begin() as connection:
+        connection.execute(
+            update(ALERT).where(ALERT.c.id == alert_id, ALERT.c.resolved_at.is_(None)).values(resolved_at=utcnow())
+        )
+
+
+@retry_on_disconnect
+def alerts_to_notify(engine: Engine) -> list[tuple[AlertRow, str]]:
+    """(alert, "opened" | "recovered") still to be sent: open incidents not sent yet, and resolved ones whose
+    opening was sent but whose recovery was not (an incident never announced needs no recovery note)."""
+    opened = ALERT.c.resolved_at.is_(None) & ALERT.c.notified_at.is_(None)
+    recovered = (
+        ALERT.c.resolved_at.is_not(None) & ALERT.c.notified_at.is_not(None) & ALERT.c.recovery_notified_at.is_(None)
+    )
+    with engine.connect() as connection:
+        rows = connection.execute(select(ALERT).where(or_(opened, recovered)).order_by(ALERT.c.id)).all()
+    return [(_alert(row), "opened" if row.resolved_at is None else "recovered") for row in rows]
+
+
+def _sent_column(phase: str) -> Any:
+    return ALERT.c.notified_at if phase == "opened" else ALERT.c.recovery_notified_at
+
+
+@retry_on_disconnect
+def claim_notification(engine: Engine, alert_id: int, phase: str) -> bool:
+    """Mark the notification sent before sending it; False when another service did so first. Sent once at
+    most by many services, and a crash between the claim and the send loses that one message, not repeats it."""
+    column = _sent_column(phase)
+    with engine.begin() as connection:
+        claimed = connection.execute(
+            update(ALERT).where(ALERT.c.id == alert_id, column.is_(None)).values({column.key: utcnow()})
+        )
+    return bool(claimed.rowcount)
+
+
+@retry_on_disconnect
+def release_notification(engine: Engine, alert_id: int, phase: str, error: str) -> None:
+    """The send failed: unmark it (the next check tries again) and keep why."""
+    column = _sent_column(phase)
+    with engine.begin() as connection:
+        connection.execute(
+            update(ALERT).where(ALERT.c.id == alert_id).values({column.key: None, "last_error": error})
+        )

@@ -19,6 +19,7 @@ from sqlalchemy import (
     LargeBinary,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlmodel import Field, SQLModel
 
@@ -189,6 +190,8 @@ class Run(SQLModel, table=True):
     irrelevant: int = 0
     failed: int = 0
     seconds: float | None = None
+    # The run's requests as latency and byte histograms per outcome (flows/metrics.FetchStats), for /metrics.
+    fetch_stats: dict | None = Field(default=None, sa_column=Column(JSON))  # type: ignore[type-arg]
 
 
 class SiteTemplateRow(SQLModel, table=True):
@@ -248,3 +251,30 @@ class ArticleEvent(SQLModel, table=True):
     score: float | None = None
     link: str | None = Field(default=None, sa_column=Column(Text))
     evidence: str = Field(sa_column=Column(Text, nullable=False))
+
+
+class Alert(SQLModel, table=True):
+    """One incident an operator is told about (flows/alerts.py): a feed failing again and again, or no run
+    succeeding. Open while `resolved_at` is NULL (one open row per kind and subject); the two notification times
+    say what was sent, so a restart does not send it again."""
+
+    __table_args__ = (
+        Index(
+            "uq_alert_open",
+            "kind",
+            "subject",
+            unique=True,
+            sqlite_where=text("resolved_at IS NULL"),
+            postgresql_where=text("resolved_at IS NULL"),
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(sa_column=Column(Text, nullable=False))  # "feed failing" | "no successful run"
+    subject: str = Field(sa_column=Column(Text, nullable=False))  # the feed's URL; "" for the service
+    detail: str | None = Field(default=None, sa_column=Column(Text))
+    opened_at: datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
+    notified_at: datetime | None = Field(default=None, sa_column=_ts())
+    resolved_at: datetime | None = Field(default=None, sa_column=_ts())
+    recovery_notified_at: datetime | None = Field(default=None, sa_column=_ts())
+    last_error: str | None = Field(default=None, sa_column=Column(Text))
