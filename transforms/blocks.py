@@ -25,7 +25,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from transforms.text import comparable, normalize_whitespace, split_authors
+from transforms.bylines import credit_authors, parse_byline
+from transforms.text import comparable, normalize_whitespace
 
 if TYPE_CHECKING:
     from lxml.etree import _Element
@@ -54,11 +55,7 @@ _BYLINE_WORDS = frozenset(
 )
 # How a byline starts when no author is known from the page's metadata: "By ...", "作者：...", "记者 ...".
 _BYLINE_LABEL = re.compile(
-    r"^\s*(?:(?:written\s+)?by\s+\w|作者|记者|来源|编辑|责任编辑|文\s*[/／|｜:：])", re.IGNORECASE
-)
-# The name after a Chinese byline label: two to four characters (a middle dot for transliterated names).
-_CJK_BYLINE_NAMES = re.compile(
-    r"(?:作者|记者|文)\s*[:：/／|｜]?\s*([\u4e00-\u9fff·]{2,6}(?:\s*[、，,]\s*[\u4e00-\u9fff·]{2,6})*)"
+    r"^\s*[(（]?\s*(?:(?:written\s+)?by\s+\w|作者|记者|来源|编辑|责任编辑|文\s*[/／|｜:：])", re.IGNORECASE
 )
 _MONTHS = re.compile(
     r"\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?(?=\W|$)", re.IGNORECASE
@@ -117,10 +114,34 @@ def _visit(el: _Element, out: list[Block]) -> None:
         for child in el:
             _visit(child, out)
             _append_text(out, child.tail)
+    elif el.find("lb") is not None:
+        for text in _lines_between_blank_lines(el):
+            out.append(Block(tag, text))
     else:
         text = _inline_text(el)
         if text:
             out.append(Block(tag, text))
+
+
+def _lines_between_blank_lines(el: _Element) -> list[str]:
+    """An element's text cut where two line breaks in a row leave a blank line: old layouts write paragraphs
+    as text between `<br><br>`, which trafilatura keeps as one paragraph."""
+    segments: list[list[str]] = [[el.text or ""]]
+    breaks = 0
+    for child in el:
+        if child.tag == "lb":
+            breaks += 1
+            if breaks == 2:
+                segments.append([])
+            elif breaks == 1:
+                segments[-1].append(" ")
+        else:
+            breaks = 0
+            segments[-1].append(_inline_text(child))
+        if normalize_whitespace(child.tail or ""):
+            breaks = 0
+        segments[-1].append(child.tail or "")
+    return [text for text in (normalize_whitespace("".join(parts)) for parts in segments) if text]
 
 
 def _append_text(out: list[Block], text: str | None) -> None:
@@ -204,16 +225,9 @@ def bylines(blocks: Sequence[Block], *, authors: Sequence[str] = (), site: str |
 
 def byline_authors(text: str) -> tuple[str, ...]:
     """The names in a byline: 'By Jane Doe and John Roe | May 2' -> ('Jane Doe', 'John Roe'); '作者：王晓明'
-    -> ('王晓明',)."""
-    cjk = _CJK_BYLINE_NAMES.search(text)
-    if cjk:
-        return split_authors(cjk.group(1))
-    match = re.match(r"\s*(?:written\s+)?by\s+(.+)", text, re.IGNORECASE)
-    if not match:
-        return ()
-    # the names end where a date, a time or a separator starts
-    names = re.split(r"\s+[|·•–—-]\s+|\d|\b(?:on|at|updated|published)\b", match.group(1), maxsplit=1)[0]
-    return tuple(name for name in split_authors(names) if not _MONTHS.fullmatch(name))
+    -> ('王晓明',). The shapes are those of transforms/bylines.py."""
+    byline = parse_byline(text)
+    return byline.authors if byline else ()
 
 
 def drop_title_and_byline(
@@ -236,7 +250,8 @@ def drop_title_and_byline(
     kept = [
         block
         for i, block in enumerate(blocks)
-        if not repeats_title(block.text) and not (i in edge and _is_byline(block.text, authors, site))
+        if not repeats_title(block.text)
+        and not (i in edge and (_is_byline(block.text, authors, site) or credit_authors(block.text) is not None))
     ]
     return guarded(blocks, kept)
 
@@ -279,6 +294,7 @@ class Links:
 
     internal_texts: frozenset[str]
     internal_hrefs: frozenset[str]
+    texts: frozenset[str] = frozenset()  # of every link, to other sites too
 
 
 def page_links(tree: _Element, url: str) -> Links:
@@ -286,15 +302,20 @@ def page_links(tree: _Element, url: str) -> Links:
     hosts: dict[str, bool] = {}
     texts: set[str] = set()
     hrefs: set[str] = set()
+    every: set[str] = set()
     for anchor in tree.iter("a"):
         href = (anchor.get("href") or "").strip()
-        if not href or href.startswith("#") or not _is_internal(href, home, hosts):
+        if not href or href.startswith("#"):
             continue
-        hrefs.add(href)
         text = normalize_whitespace("".join(anchor.itertext()))
         if len(text) >= MIN_ANCHOR_CHARS:
+            every.add(text)
+        if not _is_internal(href, home, hosts):
+            continue
+        hrefs.add(href)
+        if len(text) >= MIN_ANCHOR_CHARS:
             texts.add(text)
-    return Links(frozenset(texts), frozenset(hrefs))
+    return Links(frozenset(texts), frozenset(hrefs), frozenset(every))
 
 
 def internal_anchor_texts(tree: _Element, url: str) -> frozenset[str]:
@@ -311,8 +332,95 @@ def link_share(text: str, anchors: Iterable[str]) -> float:
 
 
 def drop_internal_link_blocks(blocks: Sequence[Block], anchors: frozenset[str]) -> list[Block]:
-    """Remove teaser blocks: mostly text of links to the same site ("Related: ...", lists of headlines)."""
+    """Remove teaser blocks: mostly text of links to the same site ("Related: ...", lists of headlines), and
+    the label that headed them."""
     if not anchors:
         return list(blocks)
     kept = [block for block in blocks if link_share(block.text, anchors) < INTERNAL_LINK_SHARE]
+    return guarded(blocks, drop_orphan_labels(blocks, kept))
+
+
+# A row of links ("Share this: Email | Facebook | Twitter", "Print | Email to a friend") is this short...
+LINK_BAR_MAX_WORDS = 12
+# ...and links cover at least this share of it.
+LINK_BAR_LINK_SHARE = 0.5
+# ...of at least this many links, each of at most this many words ("Email", "Facebook", "Print")...
+LINK_BAR_MIN_LINKS = 3
+LINK_BAR_LINK_WORDS = 2
+# ...with at most this many words between its links ("Share this").
+LINK_BAR_MAX_LABEL_WORDS = 2
+# A label ("Related Posts:", "More on this story") is this short and ends without a sentence's full stop.
+MAX_LABEL_WORDS = 5
+# A notice at the end with a copyright sign or "Copyright 2025" is at most this long.
+MAX_NOTICE_WORDS = 40
+# A block that is mostly a bare URL ("View original content: https://...") is a pointer, not text.
+URL_SHARE = 0.4
+
+_COPYRIGHT = re.compile(r"©|\(c\)\s*(?:19|20)\d\d|copyright\s*(?:©\s*)?(?:19|20)\d\d", re.IGNORECASE)
+_URL = re.compile(r"https?://\S+")
+
+
+def _is_link_bar(text: str, anchors: frozenset[str]) -> bool:
+    """Three or more links of a word or two ("Email", "Facebook") and at most a label between them ("Share
+    this:", "|"). Two linked names ("— Rep. Jane Doe (@jane) May 2, 2024") or linked titles are text."""
+    if len(_WORD.findall(text)) > LINK_BAR_MAX_WORDS:
+        return False
+    found = [a for a in anchors if len(a) <= len(text) and a in text and len(a.split()) <= LINK_BAR_LINK_WORDS]
+    if len(found) < LINK_BAR_MIN_LINKS or link_share(text, found) < LINK_BAR_LINK_SHARE:
+        return False
+    rest = text
+    for anchor in sorted(found, key=len, reverse=True):
+        rest = rest.replace(anchor, " ")
+    return len(_WORD.findall(rest)) <= LINK_BAR_MAX_LABEL_WORDS
+
+
+def _is_notice(text: str) -> bool:
+    return len(_WORD.findall(text)) <= MAX_NOTICE_WORDS and _COPYRIGHT.search(text) is not None
+
+
+def _is_self_pointer(text: str, home: str) -> bool:
+    """Mostly a bare URL of the page's own site ("View original content: https://site/this-page"). A URL of
+    another site is a source the article points to, and stays."""
+    urls = [m for m in _URL.findall(text) if _site_of_host(urlsplit(m).hostname) == home]
+    chars = sum(len(m) for m in urls)
+    return bool(urls) and chars >= URL_SHARE * len(text) and len(_WORD.findall(text)) <= LINK_BAR_MAX_WORDS * 2
+
+
+def _is_label(block: Block) -> bool:
+    """A heading, or a short line that ends with a colon: what introduces a section or a list."""
+    text = block.text.rstrip()
+    if len(_WORD.findall(text)) > MAX_LABEL_WORDS or text[-1:] in _SENTENCE_END:
+        return False
+    return block.kind == "head" or text.endswith((":", "："))
+
+
+def drop_page_furniture(blocks: Sequence[Block], anchors: frozenset[str], url: str) -> list[Block]:
+    """Remove the page's furniture that trafilatura kept: rows of links (share bars, "Print | Email"), a
+    copyright notice among the last blocks, a line that is mostly a bare URL, and a label left without what it
+    labelled (a "Related Posts:" whose list was removed, here or by an earlier filter)."""
+    edge = set(range(len(blocks) - BYLINE_EDGE_BLOCKS, len(blocks)))
+    home = _site_of_host(urlsplit(url).hostname)
+    kept = [
+        block
+        for i, block in enumerate(blocks)
+        if not _is_link_bar(block.text, anchors)
+        and not (i in edge and _is_notice(block.text))
+        and not _is_self_pointer(block.text, home)
+    ]
+    kept = drop_orphan_labels(blocks, kept)
     return guarded(blocks, kept)
+
+
+def drop_orphan_labels(before: Sequence[Block], after: list[Block]) -> list[Block]:
+    """`after` less its labels that were followed, in `before`, by a block that was removed, or that end the
+    body with a colon: a heading whose section is gone."""
+    kept_ids = {id(block) for block in after}
+    orphans = set()
+    for i, block in enumerate(before):
+        if id(block) not in kept_ids or not _is_label(block):
+            continue
+        removed_next = i + 1 < len(before) and id(before[i + 1]) not in kept_ids
+        last_with_colon = block is after[-1] and block.text.rstrip().endswith((":", "："))
+        if removed_next or last_with_colon:
+            orphans.add(id(block))
+    return [block for block in after if id(block) not in orphans]

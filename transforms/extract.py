@@ -15,20 +15,23 @@ import contextlib
 import json
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from importlib.metadata import version
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from transforms.blocks import (
+    BYLINE_EDGE_BLOCKS,
+    Block,
     blocks_to_body,
     body_blocks,
-    byline_authors,
     bylines,
     drop_internal_link_blocks,
+    drop_page_furniture,
     drop_title_and_byline,
     page_links,
 )
+from transforms.bylines import Byline, credit_authors, dateline_reporters, parse_byline, tree_byline
 from transforms.layout import clean_layout
 from transforms.templates import SiteTemplate, block_key, drop_template_blocks
 from transforms.text import comparable, normalize_whitespace, split_authors
@@ -547,6 +550,33 @@ def _load_tree(html: str) -> HtmlElement | None:
     return load_html(html)
 
 
+def _copyright_year_guess(page_date: datetime, exact: bool) -> bool:
+    """htmldate's last resort: when every date it finds is older than the page's copyright year (a footer's
+    "© 2025" on a 2024 article), it answers January 1 of that year."""
+    return not exact and (page_date.month, page_date.day) == (1, 1)
+
+
+def _byline_in_text(
+    blocks: list[Block], tree: HtmlElement, site: str | None
+) -> tuple[Byline | None, date | None]:
+    """A byline written in the page: at either end of the body, a wire credit at its end, a reporter in a
+    Chinese dateline at its start, then the page's short texts from the headline on. Also the date it gives,
+    or the first line of the page that is only a date."""
+    for text in bylines(blocks, site=site):
+        found = parse_byline(text)
+        if found is not None and found.authors:
+            return found, found.published
+    for block in blocks[-BYLINE_EDGE_BLOCKS:]:
+        names = credit_authors(block.text)
+        if names:
+            return Byline(names), None
+    for block in blocks[:2]:
+        names = dateline_reporters(block.text)
+        if names:
+            return Byline(names), None
+    return tree_byline(tree)
+
+
 def _hinted(hints: EntryHints) -> list[tuple[str, object]]:
     return [("title", hints.title), ("authors", hints.authors), ("published_at", hints.published_at)]
 
@@ -601,18 +631,23 @@ def extract_article(
         sources["title"] = "page" if page_title else "feed"
 
     blocks = body_blocks(getattr(document, "body", None))
+    page_date, exact = parse_page_date(document.date)
     authors, sources["authors"] = split_authors(document.author) if document.author else (), "page"
     if not authors:
         authors, sources["authors"] = _meta_authors(tree, page_site or None), "meta"
-    if not authors:
-        found = bylines(blocks, site=page_site or None)
-        authors, sources["authors"] = (byline_authors(found[0]) if found else ()), "byline"
+    byline: Byline | None = None
+    text_date: date | None = None
+    if not authors or page_date is None or _copyright_year_guess(page_date, exact):
+        byline, text_date = _byline_in_text(blocks, tree, page_site or None)
+    if not authors and byline is not None:
+        authors, sources["authors"] = byline.authors, "byline"
     if not authors:
         authors, sources["authors"] = split_authors(*hints.authors), "feed"
     if not authors:
         del sources["authors"]
 
-    page_date, exact = parse_page_date(document.date)
+    if text_date is not None and (page_date is None or _copyright_year_guess(page_date, exact)):
+        page_date, exact = datetime(text_date.year, text_date.month, text_date.day, tzinfo=UTC), False
     # an exact page date beats the feed; the feed's timestamp beats a page date known only to the day
     published_at = page_date if exact or hints.published_at is None else to_utc(hints.published_at)
     if published_at is not None:
@@ -622,6 +657,7 @@ def extract_article(
         blocks, titles=(page_title, title, hints.title), authors=authors, site=page_site or None
     )
     blocks = drop_internal_link_blocks(blocks, anchors)
+    blocks = drop_page_furniture(blocks, links.texts, url)
     block_keys = tuple(dict.fromkeys(k for k in (block_key(b.text) for b in blocks) if k))
     blocks = drop_template_blocks(blocks, template)
     body_text = blocks_to_body(blocks)

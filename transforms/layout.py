@@ -9,7 +9,8 @@ all look alike. These steps use signals that hold whatever the site calls its el
   cells become `<div>`s, so the article in a `<td>` is judged as a block of text (and not kept whole as one
   "table row", with the sidebars beside it).
 - `drop_widgets`: forms, buttons and script links (`href="#"`, `javascript:`) belong to sign-up boxes, cookie
-  banners and share bars; the smallest container around each that holds little text goes with it.
+  banners and share bars; the largest container around each that holds little text and one paragraph at
+  most (the pitch) goes with it.
 - `drop_ad_slots`: a container holding a frame or a slot for an ad, or a linked image, and one short label
   ("ADVERTISEMENT", "广告").
 - `drop_teaser_cards`: two or more sibling containers of the same shape that each start with a link to
@@ -22,6 +23,7 @@ and removes elements with their tail text kept. Pure: the tree is changed in pla
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
@@ -34,6 +36,8 @@ if TYPE_CHECKING:
 LAYOUT_CELL_CHARS = 300
 # A widget's container (sign-up box, cookie banner, share bar) holds at most this much text.
 WIDGET_MAX_CHARS = 300
+# A <p> shorter than this is a label or a line of a form, not a paragraph of text.
+MIN_PARAGRAPH_CHARS = 40
 # An ad slot's label is at most this long ("ADVERTISEMENT", "Advertisement", "广告", "Anzeige").
 AD_LABEL_MAX_CHARS = 16
 # A teaser card is at most this long: a headline and a summary, not an article.
@@ -41,6 +45,10 @@ TEASER_MAX_CHARS = 600
 # A linked headline is at least this long ("More", "Read more »" and single names are not headlines).
 TEASER_HEADLINE_MIN_CHARS = 15
 
+# A CJK character counts as this many characters of text in the lengths above.
+CJK_CHAR_WEIGHT = 3
+
+_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]")
 _CELL_TAGS = ("td", "th")
 _GRID_TAGS = frozenset({"table", "tbody", "thead", "tfoot", "tr", "td", "th", "caption"})
 _REGION_MARKERS = ("table", "form", "h1", "h2")
@@ -53,7 +61,11 @@ _MEDIA_TAGS = ("iframe", "ins", "embed", "object", "video", "img")
 
 
 def _text_len(el: HtmlElement) -> int:
-    return len(normalize_whitespace(el.text_content()))
+    """Length of an element's text, a CJK character counting as CJK_CHAR_WEIGHT (it carries about a word)."""
+    text = normalize_whitespace(el.text_content())
+    if text.isascii():
+        return len(text)
+    return len(text) + (CJK_CHAR_WEIGHT - 1) * len(_CJK.findall(text))
 
 
 def _protected(el: HtmlElement) -> bool:
@@ -138,7 +150,7 @@ def _widget_container(el: HtmlElement) -> HtmlElement | None:
     best = None
     current: HtmlElement | None = el
     while current is not None and current.tag not in ("body", "html"):
-        if _protected(current) or _text_len(current) > WIDGET_MAX_CHARS:
+        if _protected(current) or _text_len(current) > WIDGET_MAX_CHARS or _paragraphs(current) > 1:
             break
         if current is el or (
             current.tag in _CONTAINER_TAGS
@@ -147,6 +159,11 @@ def _widget_container(el: HtmlElement) -> HtmlElement | None:
             best = current
         current = current.getparent()
     return best
+
+
+def _paragraphs(el: HtmlElement) -> int:
+    """Paragraphs of text in an element: a widget has one at most (its pitch), a region of content more."""
+    return sum(1 for p in el.iter("p") if len(normalize_whitespace(p.text_content())) > MIN_PARAGRAPH_CHARS)
 
 
 def drop_widgets(tree: HtmlElement) -> int:
