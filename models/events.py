@@ -697,10 +697,12 @@ def event_infos(connection: Connection, article_ids: Sequence[int]) -> dict[int,
 def event_canonical_id(article_id: Any) -> Any:
     """SQL: the id of the canonical article of the event of ``article_id`` (a column), for grouping a search
     by event; NULL for an article in no event."""
+    event, member = EVENT.alias("its_event"), ARTICLE_EVENT.alias("its_membership")
     return (
-        select(EVENT.c.canonical_article_id)
-        .join(ARTICLE_EVENT, ARTICLE_EVENT.c.event_id == EVENT.c.id)
-        .where(ARTICLE_EVENT.c.article_id == article_id)
+        select(event.c.canonical_article_id)
+        .join(member, member.c.event_id == event.c.id)
+        .where(member.c.article_id == article_id)
+        .correlate_except(event, member)
         .scalar_subquery()
     )
 
@@ -714,3 +716,29 @@ def event_articles(engine: Engine, event_id: int) -> list[int]:
             .where(ARTICLE_EVENT.c.event_id == event_id)
         ).all()
     return [row.id for row in sorted(rows, key=lambda row: rank_key(row.published_at, row.id))]
+
+
+def event_id_of(article_id: Any) -> Any:
+    """SQL: the event id of ``article_id`` (a column)."""
+    own = ARTICLE_EVENT.alias("own_event")  # never correlated with an article_event of the enclosing query
+    return select(own.c.event_id).where(own.c.article_id == article_id).correlate_except(own).scalar_subquery()
+
+
+def one_per_event(connection: Connection, article_ids: Sequence[int]) -> list[int]:
+    """The first of these articles (lowest id) in each event; articles in no event are all kept."""
+    event_of_article: dict[int, int] = {}
+    ids = sorted(set(article_ids))
+    for start in range(0, len(ids), 500):
+        query = select(ARTICLE_EVENT.c.article_id, ARTICLE_EVENT.c.event_id).where(
+            ARTICLE_EVENT.c.article_id.in_(ids[start : start + 500])
+        )
+        event_of_article.update(connection.execute(query).tuples().all())
+    seen: set[int] = set()
+    kept = []
+    for article_id in ids:
+        event_id = event_of_article.get(article_id)
+        if event_id is None or event_id not in seen:
+            kept.append(article_id)
+            if event_id is not None:
+                seen.add(event_id)
+    return kept

@@ -29,6 +29,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Field, SQLModel
 
+from models.events import event_canonical_id
 from models.links import link_counts_query
 from models.queries import as_utc
 from models.store import ARTICLE, ARTICLE_TAG, FEED, SEEN, TAG
@@ -117,10 +118,16 @@ def _top_tags(
     return tuple((name, n) for name, n in rows)
 
 
+def _event_or_story() -> Any:
+    """What the report counts as one story: the article's event story (its canonical article's id: rewrites,
+    copies and translations of one event together, models/events.py), else its copy story."""
+    return func.coalesce(event_canonical_id(ARTICLE.c.id), ARTICLE.c.near_duplicate_of, ARTICLE.c.id)
+
+
 def _top_stories(connection: Connection, since: datetime | None, until: datetime | None) -> tuple[StoryRow, ...]:
     members = (
         select(
-            func.coalesce(ARTICLE.c.near_duplicate_of, ARTICLE.c.id).label("story_id"),
+            _event_or_story().label("story_id"),
             ARTICLE.c.site.label("site"),
         )
         .where(*_period(since, until))
@@ -146,7 +153,7 @@ def _top_stories(connection: Connection, since: datetime | None, until: datetime
         )
     }
     sites: dict[int, list[str]] = {}
-    story_of = func.coalesce(ARTICLE.c.near_duplicate_of, ARTICLE.c.id)
+    story_of = _event_or_story()
     for story_id, site in connection.execute(
         select(story_of, ARTICLE.c.site).where(story_of.in_(ids), ARTICLE.c.site.is_not(None)).order_by(ARTICLE.c.id)
     ):

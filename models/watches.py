@@ -35,6 +35,7 @@ from sqlmodel import Field, SQLModel
 
 from models.cjk_search import cjk_match, has_cjk
 from models.db import dialect_insert
+from models.events import ARTICLE_EVENT, event_id_of, one_per_event
 from models.queries import SearchFilters, _filter_clauses, as_utc, fts5_query
 from models.store import ARTICLE
 from models.tables import utcnow
@@ -200,6 +201,16 @@ def _story_matched(watch_id: int | None) -> Any:
     )
 
 
+def _event_matched(watch_id: int | None) -> Any:
+    """The article's event story has matched this watch before (another outlet's rewrite, a translation, a
+    copy): an event already reported is not news again (models/events.py)."""
+    return exists(
+        select(WATCH_MATCH.c.article_id)
+        .join(ARTICLE_EVENT, ARTICLE_EVENT.c.article_id == WATCH_MATCH.c.article_id)
+        .where(WATCH_MATCH.c.watch_id == watch_id, ARTICLE_EVENT.c.event_id == event_id_of(ARTICLE.c.id))
+    )
+
+
 def matching_article_ids(connection: Connection, spec: WatchSpec, article_ids: Sequence[int]) -> list[int]:
     """Which of these articles the watch matches, once per story: copies (near duplicates) are left out, and so is
     an article whose story matched the watch before."""
@@ -211,12 +222,13 @@ def matching_article_ids(connection: Connection, spec: WatchSpec, article_ids: S
             ARTICLE.c.id.in_(ids[start : start + 500]),
             ARTICLE.c.near_duplicate_of.is_(None),
             ~_story_matched(spec.id),
+            ~_event_matched(spec.id),
             *_filter_clauses(spec.filters()),
         ]
         if match is not None:
             clauses.append(match)
         found += [row[0] for row in connection.execute(select(ARTICLE.c.id).where(*clauses).order_by(ARTICLE.c.id))]
-    return found
+    return one_per_event(connection, found)
 
 
 def record_matches(engine: Engine, article_ids: Sequence[int], *, run_id: int | None) -> dict[int, list[int]]:

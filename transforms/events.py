@@ -7,7 +7,8 @@ An article's evidence is a set of keys, each of one kind:
   in every language, since the taxonomy maps "莱纳斯" and "Lynas" to one tag;
 - numbers with their units (``num:t:1500``, ``num:pct:99.5``, ``num:aud:1.8e+08``), read from English ("A$180
   million", "1,500 tonnes", "99.5 per cent") and Chinese ("1.8亿澳元", "1500吨", "99.5%") alike, rounded to
-  three significant figures; bare numbers (``num::47``, not years) count less;
+  three significant figures (a number without a unit is left out: list numbers, dates and counts of
+  anything repeat across unrelated articles);
 - names outside the taxonomy (``name:amanda lacaze``, ``name:seadrift``): runs of capitalised Latin-script
   words, a single word only where it is not the first of a sentence.
 
@@ -20,7 +21,8 @@ never against one member, so a chain of articles each like the last cannot pull 
 
 An article and an event in different languages are compared on the language-independent kinds only (tags
 and numbers): names and their weight do not count on either side. An article joins the best-scoring event
-when the score is at least ``JOIN_SCORE``, at least ``MIN_SHARED`` weight is shared, and its publication is
+when the score is at least ``JOIN_SCORE``, at least ``MIN_SHARED`` weight is shared (``MIN_SPECIFIC`` of it
+from numbers, names and companies: elements, places and topics alone never link), and its publication is
 within ``WINDOW_DAYS`` of the event's coverage; otherwise it starts an event. The figures were chosen on the
 "tune" split of bench/events/ (README: Copies and events).
 """
@@ -38,7 +40,6 @@ from datetime import datetime
 # another event's does not; a company or an element is shared by every story about it that week.
 KIND_WEIGHTS: dict[str, float] = {
     "num": 3.0,
-    "bare": 1.0,
     "name": 2.0,
     "company": 2.0,
     "person": 2.0,
@@ -46,9 +47,13 @@ KIND_WEIGHTS: dict[str, float] = {
     "place": 1.0,
     "topic": 0.3,
 }
-LANGUAGE_INDEPENDENT_KINDS = frozenset({"num", "bare", "company", "person", "element", "place", "topic"})
+LANGUAGE_INDEPENDENT_KINDS = frozenset({"num", "company", "person", "element", "place", "topic"})
 JOIN_SCORE = 0.3
 MIN_SHARED = 5.0
+# Elements, places and topics are shared by every story about a market that week: a link needs this much of
+# its shared weight from the kinds that name one event (numbers with units, names, companies, people).
+SPECIFIC_KINDS = frozenset({"num", "name", "company", "person"})
+MIN_SPECIFIC = 3.0
 WINDOW_DAYS = 3
 # An event keeps the keys that carry most of its weight: enough to score, small enough to store and read.
 MAX_EVENT_KEYS = 80
@@ -114,8 +119,6 @@ _EN_AMOUNT = re.compile(
     re.IGNORECASE,
 )
 _ZH_AMOUNT = re.compile(_NUMBER + r"\s?([万亿千])?\s?(吨|美元|澳元|欧元|日元|元|公斤|%)")
-_BARE = re.compile(r"(?<![\w.,$€£¥-])" + _NUMBER + r"(?![\w.,%$-])")
-_YEAR = re.compile(r"^(19|20)\d\d$")
 
 
 def _value(number: str) -> float:
@@ -128,8 +131,7 @@ def _fmt(value: float) -> str:
 
 
 def number_keys(text: str) -> set[str]:
-    """``num:<unit>:<value>`` for amounts with a unit or currency, ``bare::<value>`` for other numbers of two
-    digits or more that are not years."""
+    """``num:<unit>:<value>`` for amounts with a unit or currency."""
     keys: set[str] = set()
     taken: list[tuple[int, int]] = []
 
@@ -154,13 +156,6 @@ def number_keys(text: str) -> set[str]:
             continue
         scale = _SCALE_ZH.get(match.group(2) or "", 1.0)
         add(_ZH_UNIT[match.group(3)], _value(match.group(1)) * scale, match.span())
-    for match in _BARE.finditer(text):
-        if any(start <= match.start() < end for start, end in taken):
-            continue
-        number = match.group(1)
-        if len(number.replace(",", "").split(".")[0]) < 2 or _YEAR.match(number):
-            continue
-        keys.add(f"bare::{_fmt(_value(number))}")
     return keys
 
 
@@ -336,11 +331,13 @@ class Match:
     shared: tuple[str, ...]
     shared_weight: float
     cross_language: bool
+    specific_weight: float = 0.0  # the part of shared_weight from SPECIFIC_KINDS
 
     def as_json(self) -> dict[str, object]:
         return {
             "score": round(self.score, 3),
             "shared_weight": round(self.shared_weight, 2),
+            "specific_weight": round(self.specific_weight, 2),
             "cross_language": self.cross_language,
             "shared": list(self.shared),
         }
@@ -356,10 +353,17 @@ def score(article: ArticleEvidence, event: EventEvidence) -> Match:
         shares = {key: share for key, share in shares.items() if key_kind(key) in LANGUAGE_INDEPENDENT_KINDS}
     shared_keys = sorted(keys & shares.keys(), key=lambda key: (-key_weight(key) * shares[key], key))
     shared = sum(key_weight(key) * shares[key] for key in shared_keys)
+    specific = sum(key_weight(key) * shares[key] for key in shared_keys if key_kind(key) in SPECIFIC_KINDS)
     article_weight = sum(key_weight(key) for key in keys)
     event_weight = sum(key_weight(key) * share for key, share in shares.items())
     value = shared / math.sqrt(article_weight * event_weight) if article_weight and event_weight else 0.0
-    return Match(score=value, shared=tuple(shared_keys), shared_weight=shared, cross_language=cross_language)
+    return Match(
+        score=value,
+        shared=tuple(shared_keys),
+        shared_weight=shared,
+        cross_language=cross_language,
+        specific_weight=specific,
+    )
 
 
 def within_window(published: datetime | None, event: EventEvidence, days: int = WINDOW_DAYS) -> bool:
@@ -379,6 +383,7 @@ def best_event(
     *,
     join_score: float = JOIN_SCORE,
     min_shared: float = MIN_SHARED,
+    min_specific: float = MIN_SPECIFIC,
 ) -> tuple[int, Match] | None:
     """The candidate event the article joins (highest score; the lowest id among equals), or None."""
     best: tuple[int, Match] | None = None
@@ -387,7 +392,7 @@ def best_event(
         if not within_window(published, event):
             continue
         match = score(article, event)
-        if match.score < join_score or match.shared_weight < min_shared:
+        if match.score < join_score or match.shared_weight < min_shared or match.specific_weight < min_specific:
             continue
         if best is None or match.score > best[1].score:
             best = (event_id, match)
