@@ -57,9 +57,7 @@ _BYLINE_WORDS = frozenset(
 _BYLINE_LABEL = re.compile(
     r"^\s*[(（]?\s*(?:(?:written\s+)?by\s+\w|作者|记者|来源|编辑|责任编辑|文\s*[/／|｜:：])", re.IGNORECASE
 )
-_MONTHS = re.compile(
-    r"\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?(?=\W|$)", re.IGNORECASE
-)
+_MONTHS = re.compile(r"\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?(?=\W|$)", re.IGNORECASE)
 _CJK_DATE = re.compile(r"\d{1,4}\s*[年月日时分]")
 _SENTENCE_END = ".!?。！？"
 _WORD = re.compile(r"\w+")
@@ -216,11 +214,7 @@ def _is_byline(text: str, authors: Sequence[str], site: str | None = None) -> bo
 def bylines(blocks: Sequence[Block], *, authors: Sequence[str] = (), site: str | None = None) -> list[str]:
     """Texts of the byline blocks at either end of the body."""
     edge = {*range(BYLINE_EDGE_BLOCKS), *range(len(blocks) - BYLINE_EDGE_BLOCKS, len(blocks))}
-    return [
-        blocks[i].text
-        for i in sorted(edge)
-        if 0 <= i < len(blocks) and _is_byline(blocks[i].text, authors, site)
-    ]
+    return [blocks[i].text for i in sorted(edge) if 0 <= i < len(blocks) and _is_byline(blocks[i].text, authors, site)]
 
 
 def byline_authors(text: str) -> tuple[str, ...]:

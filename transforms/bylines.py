@@ -51,6 +51,7 @@ _DATE = re.compile(
     r"|(?P<cjk>(?P<y4>\d{4})\s*年\s*(?P<m4>\d{1,2})\s*月\s*(?P<d4>\d{1,2})\s*日)",
     re.IGNORECASE,
 )
+_DATE_NAME = re.compile(rf"{_MONTH}(?:\s+\d{{1,2}})?(?:,?\s+\d{{4}})?|\d[\d\s/.:-]*", re.IGNORECASE)
 _LABELLED = re.compile(rf"^\s*(?:written\s+|words\s+)?by\s*:?\s+(?P<names>{_NAMES})", re.IGNORECASE)
 _NAME_AND_DATE = re.compile(rf"^\s*(?P<names>{_NAMES})\s*[–—|·•-]\s*(?P<rest>.+)$")
 _ROLE_WORDS = frozenset(
@@ -110,6 +111,11 @@ def _clean_names(raw: str) -> tuple[str, ...]:
             continue
         names.append(name)
     return tuple(names)
+
+
+def without_dates(names: tuple[str, ...]) -> tuple[str, ...]:
+    """Names less the dates a byline's parser took for names ("Tom Ellison, March 25" -> "March")."""
+    return tuple(name for name in names if not _DATE_NAME.fullmatch(name))
 
 
 def parse_byline(text: str) -> Byline | None:

@@ -14,8 +14,9 @@ import codecs
 import contextlib
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from importlib.metadata import version
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -31,7 +32,14 @@ from transforms.blocks import (
     drop_title_and_byline,
     page_links,
 )
-from transforms.bylines import Byline, credit_authors, dateline_reporters, parse_byline, tree_byline
+from transforms.bylines import (
+    Byline,
+    credit_authors,
+    dateline_reporters,
+    parse_byline,
+    tree_byline,
+    without_dates,
+)
 from transforms.layout import clean_layout
 from transforms.templates import SiteTemplate, block_key, drop_template_blocks
 from transforms.text import comparable, normalize_whitespace, split_authors
@@ -71,6 +79,9 @@ FALLBACK_BELOW_CHARS = 1000
 META_PRESCAN_BYTES = 4096
 # charset_normalizer only sees this much of an undeclared, non-UTF-8 page: enough to decide, bounded in time.
 CHARSET_GUESS_SAMPLE_BYTES = 65536
+# How many of the page's first <h1>/<h2> headings can confirm which part of a "Headline | Site" title is the
+# headline.
+HEADINGS_FOR_TITLE = 5
 # How much body text the language heuristic looks at.
 LANGUAGE_SAMPLE_CHARS = 3000
 
@@ -404,9 +415,7 @@ def _preclean(tree: HtmlElement) -> None:
 
 
 # <meta> names and properties that carry the author's name (not a profile URL) on news pages.
-_AUTHOR_META = frozenset(
-    {"author", "article:author", "og:article:author", "dc.creator", "byl", "parsely-author"}
-)
+_AUTHOR_META = frozenset({"author", "article:author", "og:article:author", "dc.creator", "byl", "parsely-author"})
 
 
 def _meta_authors(tree: HtmlElement, site: str | None) -> tuple[str, ...]:
@@ -424,9 +433,7 @@ def _meta_authors(tree: HtmlElement, site: str | None) -> tuple[str, ...]:
     for script in tree.iterfind(".//script[@type='application/ld+json']"):
         names.extend(_json_ld_authors(script.text or ""))
     site_key = comparable(site or "")
-    return tuple(
-        name for name in split_authors(*names) if not _latin_only(name) and comparable(name) != site_key
-    )
+    return tuple(name for name in split_authors(*names) if not _latin_only(name) and comparable(name) != site_key)
 
 
 def _latin_only(text: str) -> bool:
@@ -472,14 +479,31 @@ def _host(url: str) -> str | None:
     return host[4:] if host.startswith("www.") else host
 
 
-def _strip_site_suffix(title: str, site: str | None) -> str:
-    """'Headline | Site' -> 'Headline' when the suffix is the site's name."""
-    if site:
-        for sep in (" | ", " - ", " – ", " — ", " :: "):
-            head, found, tail = title.rpartition(sep)
-            if found and head and comparable(tail) == comparable(site):
-                return head.strip()
+_TITLE_SEPARATORS = re.compile(r"\s+(?:[|\-–—:]|::|»)\s+|\s*[｜_]\s*")
+
+
+def _strip_site_suffix(title: str, site: str | None, host: str | None = None, headings: Sequence[str] = ()) -> str:
+    """'Headline | Site' or 'Site :: Headline' -> 'Headline': the part that is not the site's name (or its
+    host's), or the part the page's own headline repeats."""
+    parts = [p.strip() for p in _TITLE_SEPARATORS.split(title) if p.strip()]
+    if len(parts) < 2:
+        return title
+    names = {comparable(site or ""), comparable((host or "").split(".")[0])} - {""}
+    rest = [p for p in parts if comparable(p) not in names]
+    if rest and len(rest) < len(parts):
+        return _join_parts(title, rest)
+    heading_keys = {comparable(h) for h in headings} - {""}
+    for part in parts:
+        if comparable(part) in heading_keys:
+            return part
     return title
+
+
+def _join_parts(title: str, rest: Sequence[str]) -> str:
+    """The title less the site's part, its own separators kept ("A - B | Site" -> "A - B")."""
+    start = title.find(rest[0])
+    end = title.rfind(rest[-1]) + len(rest[-1])
+    return title[start:end].strip() if start >= 0 and end > start else " ".join(rest)
 
 
 def _trafilatura_extract(tree: HtmlElement, url: str) -> Any:
@@ -550,31 +574,32 @@ def _load_tree(html: str) -> HtmlElement | None:
     return load_html(html)
 
 
+def _headings(tree: HtmlElement) -> list[str]:
+    return [normalize_whitespace(h.text_content()) for h in tree.iter("h1", "h2")][:HEADINGS_FOR_TITLE]
+
+
 def _copyright_year_guess(page_date: datetime, exact: bool) -> bool:
     """htmldate's last resort: when every date it finds is older than the page's copyright year (a footer's
     "© 2025" on a 2024 article), it answers January 1 of that year."""
     return not exact and (page_date.month, page_date.day) == (1, 1)
 
 
-def _byline_in_text(
-    blocks: list[Block], tree: HtmlElement, site: str | None
-) -> tuple[Byline | None, date | None]:
+def _byline_in_text(blocks: list[Block], tree: HtmlElement, site: str | None) -> Byline | None:
     """A byline written in the page: at either end of the body, a wire credit at its end, a reporter in a
-    Chinese dateline at its start, then the page's short texts from the headline on. Also the date it gives,
-    or the first line of the page that is only a date."""
+    Chinese dateline at its start, then the page's short texts from the headline on."""
     for text in bylines(blocks, site=site):
         found = parse_byline(text)
         if found is not None and found.authors:
-            return found, found.published
+            return found
     for block in blocks[-BYLINE_EDGE_BLOCKS:]:
         names = credit_authors(block.text)
         if names:
-            return Byline(names), None
+            return Byline(names)
     for block in blocks[:2]:
         names = dateline_reporters(block.text)
         if names:
-            return Byline(names), None
-    return tree_byline(tree)
+            return Byline(names)
+    return tree_byline(tree)[0]
 
 
 def _hinted(hints: EntryHints) -> list[tuple[str, object]]:
@@ -626,28 +651,28 @@ def extract_article(
     # trafilatura falls back to the host name itself when the page names no site
     sources["site"] = "page" if page_site and comparable(page_site) != comparable(site_host or "") else "url"
     page_title = normalize_whitespace(document.title or "") or None
-    title = _strip_site_suffix(page_title, site) if page_title else hints.title
+    title = _strip_site_suffix(page_title, site, site_host, _headings(tree)) if page_title else hints.title
     if title:
         sources["title"] = "page" if page_title else "feed"
 
     blocks = body_blocks(getattr(document, "body", None))
     page_date, exact = parse_page_date(document.date)
-    authors, sources["authors"] = split_authors(document.author) if document.author else (), "page"
+    authors, sources["authors"] = without_dates(split_authors(document.author or "")), "page"
     if not authors:
         authors, sources["authors"] = _meta_authors(tree, page_site or None), "meta"
-    byline: Byline | None = None
-    text_date: date | None = None
-    if not authors or page_date is None or _copyright_year_guess(page_date, exact):
-        byline, text_date = _byline_in_text(blocks, tree, page_site or None)
-    if not authors and byline is not None:
+    byline = _byline_in_text(blocks, tree, page_site or None) if not authors else None
+    if byline is not None:
         authors, sources["authors"] = byline.authors, "byline"
     if not authors:
         authors, sources["authors"] = split_authors(*hints.authors), "feed"
     if not authors:
         del sources["authors"]
 
-    if text_date is not None and (page_date is None or _copyright_year_guess(page_date, exact)):
-        page_date, exact = datetime(text_date.year, text_date.month, text_date.day, tzinfo=UTC), False
+    if page_date is None or _copyright_year_guess(page_date, exact):
+        # the date the page writes beside its byline or under its headline
+        text_date = (byline.published if byline else None) or tree_byline(tree)[1]
+        if text_date is not None:
+            page_date, exact = datetime(text_date.year, text_date.month, text_date.day, tzinfo=UTC), False
     # an exact page date beats the feed; the feed's timestamp beats a page date known only to the day
     published_at = page_date if exact or hints.published_at is None else to_utc(hints.published_at)
     if published_at is not None:
