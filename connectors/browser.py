@@ -69,8 +69,12 @@ class PageLog:
 class HeadlessPage:
     """One headless Chromium with one tab. Use as a context manager; it is stopped and its profile removed on exit."""
 
-    def __init__(self, *, width: int = 1280, height: int = 900, chromium: str | None = None) -> None:
+    def __init__(
+        self, *, width: int = 1280, height: int = 900, chromium: str | None = None, allow_loopback: bool = False
+    ) -> None:
+        """`allow_loopback`: 127.0.0.1 can be reached (a local app under test); no other address is resolved."""
         self.width, self.height = width, height
+        self.allow_loopback = allow_loopback
         self.chromium = chromium or find_chromium()
         self.log = PageLog()
         self._next_id = 0
@@ -91,6 +95,7 @@ class HeadlessPage:
                 [
                     self.chromium,
                     *HEADLESS_FLAGS,
+                    *(["--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"] if self.allow_loopback else []),
                     f"--user-data-dir={profile}",
                     f"--window-size={self.width},{self.height}",
                     "about:blank",

@@ -20,11 +20,24 @@ from pydantic import BaseModel, ConfigDict
 from models.queries import ArticleView, export_csv_row, get_article, iter_articles, stats, story_articles
 from models.web_queries import feed_health, search_page
 from web.deps import EngineDep
-from web.params import DATE, SearchParams, midnight_utc, parse_day, search_params
+from web.params import DATE, MAX_ID, SearchParams, midnight_utc, parse_day, search_params
 
-router = APIRouter(prefix="/api", tags=["api"])
 
-ArticleId = Annotated[int, Path(ge=1, le=2**62, description="An article's id.")]
+class Problem(BaseModel):
+    """Why a request was refused or failed."""
+
+    detail: str
+
+
+# Any answer may be these: no token (when tokens are set), or a query stopped at the time limit.
+router = APIRouter(
+    prefix="/api",
+    tags=["api"],
+    responses={401: {"model": Problem, "description": "A token is needed"}, 503: {"model": Problem}},
+)
+NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": Problem, "description": "No such id"}}
+
+ArticleId = Annotated[int, Path(ge=1, le=MAX_ID, description="An article's id.")]
 
 
 class ArticleSummary(BaseModel):
@@ -114,15 +127,22 @@ class FeedHealth(BaseModel):
     entries_per_poll: float | None
 
 
+class Count(BaseModel):
+    label: str
+    count: int
+
+
 class Stats(BaseModel):
+    """The counts of `rare-news stats`."""
+
     articles: int
     stories: int
     copies: int
     stories_with_copies: int
     by_origin: dict[str, int]
-    by_feed: list[tuple[str, int]]
-    by_element: list[tuple[str, int]]
-    by_month: list[tuple[str, int]]
+    by_feed: list[Count]
+    by_element: list[Count]
+    by_month: list[Count]
 
 
 def summary(article: ArticleView) -> ArticleSummary:
@@ -169,7 +189,7 @@ def api_search(
     )
 
 
-@router.get("/articles/{article_id}", response_model=ArticleDetail, summary="One article")
+@router.get("/articles/{article_id}", response_model=ArticleDetail, responses=NOT_FOUND, summary="One article")
 def api_article(engine: EngineDep, article_id: ArticleId) -> ArticleDetail:
     article = get_article(engine, str(article_id))
     if article is None:
@@ -182,7 +202,7 @@ def api_article(engine: EngineDep, article_id: ArticleId) -> ArticleDetail:
     )
 
 
-@router.get("/stories/{story_id}", response_model=Story, summary="One story and its copies")
+@router.get("/stories/{story_id}", response_model=Story, responses=NOT_FOUND, summary="One story and its copies")
 def api_story(engine: EngineDep, story_id: ArticleId) -> Story:
     return story_model(engine, story_id)
 
@@ -223,7 +243,17 @@ def api_feeds(engine: EngineDep) -> list[FeedHealth]:
 
 @router.get("/stats", response_model=Stats, summary="Counts, as `rare-news stats`")
 def api_stats(engine: EngineDep) -> Stats:
-    return Stats(**stats(engine).__dict__)
+    counts = stats(engine)
+    return Stats(
+        articles=counts.articles,
+        stories=counts.stories,
+        copies=counts.copies,
+        stories_with_copies=counts.stories_with_copies,
+        by_origin=counts.by_origin,
+        by_feed=[Count(label=label, count=count) for label, count in counts.by_feed],
+        by_element=[Count(label=label, count=count) for label, count in counts.by_element],
+        by_month=[Count(label=label, count=count) for label, count in counts.by_month],
+    )
 
 
 ExportSince = Annotated[str | None, Query(pattern=DATE, description="Published on or after (YYYY-MM-DD).")]

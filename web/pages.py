@@ -20,7 +20,7 @@ from transforms.report import render_report, safe_href
 from web import security
 from web.api import story_order
 from web.deps import EngineDep
-from web.params import DATE, SearchParams, midnight_utc, parse_day, search_params
+from web.params import DATE, MAX_ID, SearchParams, midnight_utc, parse_day, search_params
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 FACET_TITLES = {
@@ -69,7 +69,7 @@ def search(request: Request, engine: EngineDep, params: Annotated[SearchParams, 
 
 @router.get("/articles/{article_id}", response_class=HTMLResponse)
 def article(request: Request, engine: EngineDep, article_id: int) -> Response:
-    view = get_article(engine, str(article_id)) if 0 < article_id < 2**62 else None
+    view = get_article(engine, str(article_id)) if 0 < article_id <= MAX_ID else None
     if view is None:
         raise HTTPException(404, f"no article {article_id}")
     members = story_articles(engine, view.story.id) if view.story and view.story.articles > 1 else []
@@ -79,7 +79,7 @@ def article(request: Request, engine: EngineDep, article_id: int) -> Response:
 
 @router.get("/stories/{story_id}", response_class=HTMLResponse)
 def story(request: Request, engine: EngineDep, story_id: int) -> Response:
-    members = story_articles(engine, story_id) if 0 < story_id < 2**62 else []
+    members = story_articles(engine, story_id) if 0 < story_id <= MAX_ID else []
     canonical = next((member for member in members if member.id == story_id), None)
     if canonical is None or canonical.story is None:
         raise HTTPException(404, f"no story {story_id}")

@@ -20,6 +20,7 @@ MAX_QUERY_LENGTH = 200
 MAX_VALUE_LENGTH = 100
 MAX_PAGE_SIZE = 100
 DEFAULT_PAGE_SIZE = 20
+MAX_ID = 2**31 - 1  # ids are 32-bit integers on Postgres: a larger one cannot name a row
 # No control characters (Postgres refuses NUL in text; nothing typed has the others).
 PRINTABLE = r"^[^\x00-\x1f\x7f]*$"
 DATE = r"^(\d{4}-\d{2}-\d{2})?$"
