@@ -19,7 +19,10 @@ import typer
 def dedup(
     rebuild: Annotated[
         bool,
-        typer.Option("--rebuild", help="Recompute every story (after a threshold change). Safe to repeat."),
+        typer.Option(
+            "--rebuild",
+            help="Recompute every copy story (after a threshold change) and every event story. Safe to repeat.",
+        ),
     ] = False,
     threshold: Annotated[
         float | None,
@@ -35,9 +38,10 @@ def dedup(
         typer.Option("--database-url", help="Database URL (default: RARE_NEWS_DATABASE_URL or SQLite)."),
     ] = None,
 ) -> None:
-    """Stories of near-duplicate copies: check them, or recompute them all with --rebuild."""
+    """Copy stories and event stories: check them, or recompute them all with --rebuild."""
     from flows.cli import UserError, _engine, _settings
     from flows.progress import Reporter
+    from models.events import check_events, rebuild_events
     from models.queries import stats
     from models.stories import check_stories, rebuild_stories
 
@@ -49,10 +53,15 @@ def dedup(
         threshold = settings.near_duplicate_threshold if threshold is None else threshold
         with Reporter.for_terminal() as reporter:
             result = rebuild_stories(engine, threshold, progress=reporter)
+            events = rebuild_events(engine, progress=reporter)
         typer.echo(
             f"stories rebuilt at threshold {result.threshold:.2f}: {result.articles} articles, "
             f"{result.stories} stories, {result.copies} copies; {result.changed} articles changed "
             f"({result.seconds:.1f} s)"
+        )
+        typer.echo(
+            f"events rebuilt: {events.articles} articles in {events.events} events; "
+            f"{events.changed} articles changed event ({events.seconds:.1f} s)"
         )
         if result.unsettled:
             typer.echo(
@@ -62,6 +71,7 @@ def dedup(
         return
     with engine.connect() as connection:
         problems = check_stories(connection)
+        event_problems = check_events(connection)
     counts = stats(engine)
     typer.echo(
         f"{counts.articles} articles in {counts.stories} stories "
@@ -72,4 +82,10 @@ def dedup(
             typer.echo(f"article {problem.article_id} {problem.reason}", err=True)
         typer.echo("stories are inconsistent: run `rare-news dedup --rebuild`", err=True)
         raise typer.Exit(1)
+    if event_problems:
+        for event_problem in event_problems:
+            typer.echo(event_problem.what, err=True)
+        typer.echo("events are inconsistent: run `rare-news dedup --rebuild`", err=True)
+        raise typer.Exit(1)
     typer.echo("stories are consistent")
+    typer.echo("events are consistent")

@@ -30,6 +30,7 @@ from flows.executor import default_workers, judge_pages, shutdown_pool
 from flows.progress import Reporter
 from flows.settings import ConfigError, Settings, get_settings, parse_date
 from models import ops, store
+from models.events import rebuild_events
 from models.ops import Extraction, Revision, StoredArticle
 from models.stories import rebuild_stories
 from transforms.extract import EXTRACTOR_VERSION, EntryHints
@@ -201,6 +202,9 @@ def reprocess(
         if summary.re_extracted:
             # New bodies mean new signatures: stories are recomputed so copies stay linked by today's text.
             summary.stories_changed = rebuild_stories(engine, settings.near_duplicate_threshold).changed
+        if summary.re_extracted or summary.retagged:
+            # An event is found from text and tags: new ones regroup events (their ids kept where they hold).
+            rebuild_events(engine)
     except BaseException as exc:
         error = f"{type(exc).__name__}: {exc}"
         store.finish_run(engine, summary.run_id, status="failed", counts=summary.run_counts(), error=error)
