@@ -57,6 +57,7 @@ if str(REPO) not in sys.path:  # `python bench/run.py` puts bench/ on the path, 
 
 from bench import limit, peer, procs  # noqa: E402
 from bench import search as search_bench  # noqa: E402
+from bench import web as web_bench  # noqa: E402
 from bench.newsweb import article_path, default_pages_dir, feed_path  # noqa: E402
 
 RESULTS_PATH = HERE / "results.json"
@@ -460,6 +461,8 @@ def table(figures: dict[str, Any]) -> str:
             f"<= {TARGETS['search_p95_ms']:.0f} ms",
             found["p95_ms"] <= TARGETS["search_p95_ms"],
         )
+    for row in web_bench.table_rows(figures.get("web")):
+        add(*row)
     memory = figures.get("memory")
     if memory:
         add(
@@ -506,9 +509,9 @@ SMALL = {
     "search_rounds": 3,
     "peer_articles": 40,
 }
-PHASES = ("limit", "cold", "warm", "postgres", "search", "peer", "eval", "dedup")
+PHASES = ("limit", "cold", "warm", "postgres", "search", "web", "peer", "eval", "dedup")
 # bench/dedup.py takes several minutes on its own: `--only` it (or add it) when its figures are wanted.
-DEFAULT_PHASES = ("limit", "cold", "warm", "postgres", "search", "peer", "eval")
+DEFAULT_PHASES = ("limit", "cold", "warm", "postgres", "search", "web", "peer", "eval")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -673,12 +676,16 @@ def measure_all(ctx: Context, pages_dir: Path, figures: dict[str, Any]) -> None:
             run["cpu_ratio_to_pipeline"] = round(pipe["cpu_ms_per_page"] / ingest_cpu, 3)
     if "search" in args.phases:
         figures["search"] = {}
+        web_args = (args.search_articles, args.search_rounds, pages_dir)
         log(f"search: {args.search_articles:,} synthetic articles on SQLite")
         figures["search"]["sqlite"] = search_bench.measure(
             f"sqlite:///{ctx.workdir / 'search.db'}", args.search_articles, args.search_rounds, pages_dir
         )
         found = figures["search"]["sqlite"]
         log(f"search sqlite: p50 {found['p50_ms']} ms, p95 {found['p95_ms']} ms")
+        if "web" in args.phases:  # the web app and CLI start-up on the same store (bench/web.py)
+            web_store = f"sqlite:///{ctx.workdir / 'search.db'}"
+            figures.setdefault("web", {})["sqlite"] = web_bench.measure(web_store, *web_args)
         with postgres_database(args.postgres_url, "search") as url:
             if url is not None:
                 log(f"search: {args.search_articles:,} synthetic articles on Postgres")
@@ -687,6 +694,8 @@ def measure_all(ctx: Context, pages_dir: Path, figures: dict[str, Any]) -> None:
                 )
                 pg = figures["search"]["postgres"]
                 log(f"search postgres: p50 {pg['p50_ms']} ms, p95 {pg['p95_ms']} ms")
+                if "web" in args.phases:
+                    figures.setdefault("web", {})["postgres"] = web_bench.measure(url, *web_args)
     if "peer" in args.phases:
         figures["peer"] = {"newspaper4k": peer.version()}
         if figures["peer"]["newspaper4k"] is None:
