@@ -51,7 +51,7 @@ _BYLINE_WORDS = frozenset(
     {"by", "and", "written", "posted", "updated", "published", "on", "at", "staff", "reporter", "writer"}
     | {"editor", "correspondent", "contributor", "am", "pm", "gmt", "utc", "est", "edt", "pst", "pdt", "et"}
     | {"von", "und", "par", "et", "por", "y", "di", "e", "door", "en"}
-    | {"文", "记者", "作者", "编辑", "责任编辑", "来源", "发布时间", "时间", "日期"}
+    | {"文", "记者", "作者", "编辑", "责任编辑", "来源", "发布时间", "时间", "日期", "点击", "阅读", "浏览"}
 )
 # How a byline starts when no author is known from the page's metadata: "By ...", "作者：...", "记者 ...".
 _BYLINE_LABEL = re.compile(
@@ -59,6 +59,8 @@ _BYLINE_LABEL = re.compile(
 )
 _MONTHS = re.compile(r"\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?(?=\W|$)", re.IGNORECASE)
 _CJK_DATE = re.compile(r"\d{1,4}\s*[年月日时分]")
+# "来源：新华社" (source: the agency or site, whatever its name): a byline's field, like the site's name.
+_CJK_SOURCE = re.compile(r"来源\s*[:：]\s*\S+")
 _SENTENCE_END = ".!?。！？"
 _WORD = re.compile(r"\w+")
 
@@ -198,7 +200,7 @@ def _is_byline(text: str, authors: Sequence[str], site: str | None = None) -> bo
     named = rest != text
     if site:
         rest = re.sub(re.escape(site), " ", rest, flags=re.IGNORECASE)
-    rest = _CJK_DATE.sub(" ", _MONTHS.sub(" ", rest))
+    rest = _CJK_SOURCE.sub(" ", _CJK_DATE.sub(" ", _MONTHS.sub(" ", rest)))
     left = [w for w in _WORD.findall(rest) if not w.isdigit() and w.casefold() not in _BYLINE_WORDS]
     if named:
         return not left

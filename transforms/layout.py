@@ -251,9 +251,39 @@ def drop_teaser_cards(tree: HtmlElement, internal: frozenset[str]) -> int:
     return removed
 
 
+# The article's container holds at least this share of the text of the page's paragraphs.
+ARTICLE_TEXT_SHARE = 0.6
+
+
+def mark_article(tree: HtmlElement) -> HtmlElement | None:
+    """On a page with no `<article>`, the smallest container of the headline (`<h1>`) that holds most of the
+    page's paragraph text becomes one: the region trafilatura then reads first, headings and all, instead of
+    gathering paragraphs from the whole page."""
+    if tree.find(".//article") is not None:
+        return None
+    headline = tree.find(".//h1")
+    if headline is None:
+        return None
+    paragraphs = [p for p in tree.iter("p") if _text_len(p) > MIN_PARAGRAPH_CHARS]
+    total = sum(_text_len(p) for p in paragraphs)
+    if not total:
+        return None
+    for container in headline.iterancestors():
+        if container.tag in ("body", "html"):
+            return None
+        inside = sum(_text_len(p) for p in container.iter("p") if _text_len(p) > MIN_PARAGRAPH_CHARS)
+        if inside >= ARTICLE_TEXT_SHARE * total:
+            if container.tag in ("div", "section", "main", "td"):
+                container.tag = "article"
+                return container
+            return None
+    return None
+
+
 def clean_layout(tree: HtmlElement, internal_hrefs: frozenset[str]) -> None:
     """All of the above, in the order that lets each see the structure it needs."""
     unwrap_layout_tables(tree)
     drop_widgets(tree)
     drop_ad_slots(tree)
     drop_teaser_cards(tree, internal_hrefs)
+    mark_article(tree)
