@@ -20,8 +20,9 @@ from sqlalchemy.exc import OperationalError
 
 from models.cjk_search import cjk_match, has_cjk
 from models.db import DatabaseError
+from models.events import event_articles
 from models.queries import (
-    _STORY_ID,
+    _DISTINCT_ID,
     _WORD,
     RANKING_WINDOW,
     ArticleView,
@@ -165,8 +166,9 @@ def _month(dialect: str) -> Any:
 
 
 def _facets(connection: Connection, window: Any, *, distinct: bool) -> tuple[int, dict[str, list[FacetValue]]]:
-    """(matches, facets) over the window: articles, or stories when `distinct`, per value."""
-    counted = func.count(_STORY_ID.distinct()) if distinct else func.count()
+    """(matches, facets) over the window: articles, or stories when `distinct` (one per event, else per copy
+    story, as a distinct search shows them), per value."""
+    counted = func.count(_DISTINCT_ID.distinct()) if distinct else func.count()
     in_window = ARTICLE.join(window, window.c.id == ARTICLE.c.id)
     matches = connection.execute(select(counted).select_from(in_window)).scalar_one()
     facets: dict[str, list[FacetValue]] = {kind: [] for kind in (*FACET_KINDS, "language", "site", "month")}
@@ -234,6 +236,15 @@ def newest_matches(engine: Engine, query: str, *, filters: SearchFilters, limit:
         views = _views_by_id(connection, connection.execute(ids).all())
         _attach_tags(connection, views)
         _attach_stories(connection, views)
+        return views
+
+
+def event_members(engine: Engine, event_id: int, *, limit: int = 100) -> list[ArticleView]:
+    """An event's articles (every outlet and language covering it), first published first, at most `limit`."""
+    ids = event_articles(engine, event_id)[:limit]
+    with engine.connect() as connection:
+        views = _views_by_id(connection, [(article_id, None) for article_id in ids])
+        _attach_tags(connection, views)
         return views
 
 

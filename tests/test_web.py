@@ -170,6 +170,11 @@ def test_article_page_shows_tags_with_mentions_provenance_and_the_story(client: 
     assert "a copy (similarity" in page
     others = re.findall(r'<li><a href="/articles/(\d+)">', page.split('id="copies"')[1])
     assert [int(i) for i in others] == [by_site["wire.example"]["id"], by_site["blog.example"]["id"]]
+    # Its event story (models/events.py): here the same three outlets.
+    assert 'id="event"' in page and "(wire.example, paper.example, blog.example) in en" in page
+    detail = _api(client, f"/api/articles/{copy['id']}")
+    assert (detail["event_articles"], detail["event_outlets"]) == (3, 3)
+    assert {member["site"] for member in detail["event_members"]} == {"wire.example", "blog.example"}
 
     lynas = _api(client, "/api/search", q="Kalgoorlie")["results"][0]
     detail = _api(client, f"/api/articles/{lynas['id']}")
@@ -189,8 +194,8 @@ def test_story_page_lists_the_copies_first_source_first(client: TestClient) -> N
     assert (story["articles"], story["outlets"], story["first_source"]) == (3, 3, "wire.example")
     assert [member["site"] for member in story["members"]] == list(WIRE_SITES)
     page = client.get(f"/stories/{hit['story_id']}").text
-    rows = re.findall(r"<td>(wire|paper|blog)\.example</td>", page)
-    assert rows == ["wire", "paper", "blog"]
+    members = page.split('id="members"')[1].split("</table>")[0]
+    assert re.findall(r"<td>(wire|paper|blog)\.example</td>", members) == ["wire", "paper", "blog"]
     assert client.get("/stories/999999").status_code == 404
 
 

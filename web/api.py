@@ -18,7 +18,7 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict
 
 from models.queries import ArticleView, export_csv_row, get_article, iter_articles, stats, story_articles
-from models.web_queries import feed_health, search_page
+from models.web_queries import event_members, feed_health, search_page
 from web.deps import EngineDep
 from web.params import DATE, MAX_ID, SearchParams, midnight_utc, parse_day, search_params
 
@@ -70,6 +70,11 @@ class ArticleSummary(BaseModel):
     extractor_version: str | None
     taxonomy_version: str | None
     score: float | None = None
+    # Its event story (rewrites, copies and translations of one event across outlets), when it has one.
+    event_id: int | None = None
+    event_articles: int | None = None
+    event_outlets: int | None = None
+    event_languages: str | None = None
 
 
 class ArticleDetail(ArticleSummary):
@@ -78,6 +83,7 @@ class ArticleDetail(ArticleSummary):
     body_text: str
     mentions: dict[str, dict[str, int]]
     story_members: list[ArticleSummary]
+    event_members: list[ArticleSummary]
 
 
 class Facet(BaseModel):
@@ -195,10 +201,12 @@ def api_article(engine: EngineDep, article_id: ArticleId) -> ArticleDetail:
     if article is None:
         raise HTTPException(404, f"no article {article_id}")
     members = story_articles(engine, article.story.id) if article.story and article.story.articles > 1 else []
+    event = event_members(engine, article.event.id) if article.event and article.event.articles > 1 else []
     return ArticleDetail(
         **article.as_dict(),
         mentions=article.mentions,
         story_members=[summary(member) for member in story_order(members) if member.id != article.id],
+        event_members=[summary(member) for member in event if member.id != article.id],
     )
 
 

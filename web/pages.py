@@ -15,7 +15,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from models.queries import get_article, story_articles
 from models.report_queries import report_data
 from models.watches import list_watches
-from models.web_queries import FACET_KINDS, feed_health, search_page
+from models.web_queries import FACET_KINDS, event_members, feed_health, search_page
 from transforms.report import render_report, safe_href
 from web import security
 from web.api import story_order
@@ -73,8 +73,11 @@ def article(request: Request, engine: EngineDep, article_id: int) -> Response:
     if view is None:
         raise HTTPException(404, f"no article {article_id}")
     members = story_articles(engine, view.story.id) if view.story and view.story.articles > 1 else []
+    event = event_members(engine, view.event.id) if view.event and view.event.articles > 1 else []
     paragraphs = [block.strip() for block in view.body_text.split("\n") if block.strip()]
-    return render(request, "article.html", article=view, members=story_order(members), paragraphs=paragraphs)
+    return render(
+        request, "article.html", article=view, members=story_order(members), event=event, paragraphs=paragraphs
+    )
 
 
 @router.get("/stories/{story_id}", response_class=HTMLResponse)
@@ -83,7 +86,10 @@ def story(request: Request, engine: EngineDep, story_id: int) -> Response:
     canonical = next((member for member in members if member.id == story_id), None)
     if canonical is None or canonical.story is None:
         raise HTTPException(404, f"no story {story_id}")
-    return render(request, "story.html", story=canonical.story, canonical=canonical, members=story_order(members))
+    event = event_members(engine, canonical.event.id) if canonical.event and canonical.event.articles > 1 else []
+    return render(
+        request, "story.html", story=canonical.story, canonical=canonical, members=story_order(members), event=event
+    )
 
 
 @router.get("/feeds", response_class=HTMLResponse)
