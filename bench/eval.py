@@ -397,7 +397,11 @@ def main(argv: list[str] | None = None) -> int:
         from transforms.extract import EXTRACTOR_VERSION
 
         merge_results(args.results, RESULTS_KEY, {"extractor_version": EXTRACTOR_VERSION, **results})
-    return 0
+    # Event stories have their own labelled set and scorer (bench/events.py); figures under "events".
+    from bench import events as event_stories
+
+    print("\nevent stories (bench/events/):")
+    return event_stories.main(["eval", *(["--no-write"] if args.no_write else [])])
 
 
 if __name__ == "__main__":

@@ -512,6 +512,9 @@ SMALL = {
 PHASES = ("limit", "cold", "warm", "postgres", "search", "web", "peer", "eval", "dedup")
 # bench/dedup.py takes several minutes on its own: `--only` it (or add it) when its figures are wanted.
 DEFAULT_PHASES = ("limit", "cold", "warm", "postgres", "search", "web", "peer", "eval")
+# bench/events.py (event stories): time per article of the event step at 10k and 100k stored articles.
+PHASES += ("events",)
+DEFAULT_PHASES += ("events",)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -608,7 +611,7 @@ def main(argv: list[str] | None = None) -> int:
         if not args.keep:
             shutil.rmtree(workdir, ignore_errors=True)
     figures["siblings"] = {
-        name: run_sibling(f"{name}.py", timeout=1800) for name in ("eval", "dedup") if name in args.phases
+        name: run_sibling(f"{name}.py", timeout=1800) for name in ("eval", "dedup", "events") if name in args.phases
     }
     print(table(figures))
     print(f"total {figures['total_s']:.0f} s; load average at start {figures['load_average_at_start']}, "

@@ -32,10 +32,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, delete, func, select, update
+from sqlalchemy import Engine, bindparam, delete, func, select, text, update
 from sqlalchemy.engine import Connection
 
-from models.db import dialect_insert
 from models.stories import Progress, StoryPlan, _Silent, as_utc, lock_stories, rank_key
 from models.tables import Article, ArticleEvent, ArticleTag, Event, EventKey, Tag, utcnow
 from transforms.events import (
@@ -112,23 +111,66 @@ def _evidence_from_json(text: str) -> ArticleEvidence:
 # --- placing one article -----------------------------------------------------------------------------------
 
 
+# The statements of the load path, built once (bind parameters; the lists expanding), so SQLAlchemy compiles
+# each once: building them per article cost more than running them.
+_CANONICAL = ARTICLE.alias("canonical")
+_LOAD_EVENTS = (
+    select(
+        EVENT.c.id,
+        EVENT.c.evidence,
+        EVENT.c.first_published_at,
+        EVENT.c.last_published_at,
+        EVENT.c.canonical_article_id,
+        _CANONICAL.c.published_at.label("canonical_published"),
+    )
+    .select_from(EVENT.outerjoin(_CANONICAL, _CANONICAL.c.id == EVENT.c.canonical_article_id))
+    .where(EVENT.c.id.in_(bindparam("ids", expanding=True)))
+)
+_HITS = func.count().label("hits")
+_CANDIDATES = (
+    select(EVENT_KEY.c.event_id, _HITS)
+    .where(
+        EVENT_KEY.c.key.in_(bindparam("keys", expanding=True)),
+        EVENT_KEY.c.day.between(bindparam("first_day"), bindparam("last_day")),
+    )
+    .group_by(EVENT_KEY.c.event_id)
+    .order_by(_HITS.desc(), EVENT_KEY.c.event_id)
+    .limit(MAX_CANDIDATES)
+)
+_EVENT_OF = select(ARTICLE_EVENT.c.event_id).where(ARTICLE_EVENT.c.article_id == bindparam("article_id"))
+_NEW_EVENT = (
+    EVENT.insert()
+    .values(evidence=bindparam("b_evidence"), articles=0, created_at=bindparam("b_created"))
+    .returning(EVENT.c.id)
+)
+_ADD_TO_EVENT = (
+    update(EVENT)
+    .where(EVENT.c.id == bindparam("b_id"))
+    .values(
+        evidence=bindparam("b_evidence"),
+        first_published_at=bindparam("b_first", type_=EVENT.c.first_published_at.type),
+        last_published_at=bindparam("b_last", type_=EVENT.c.last_published_at.type),
+        articles=EVENT.c.articles + 1,
+        canonical_article_id=bindparam("b_canonical"),
+    )
+)
+# Dialect inserts with ON CONFLICT are compiled afresh on every execution (models/store.py says so): written
+# once as text instead, the same on SQLite and Postgres.
+_UPSERT_MEMBER = text(
+    "INSERT INTO article_event (article_id, event_id, score, link, evidence) "
+    "VALUES (:article_id, :event_id, :score, :link, :evidence) "
+    "ON CONFLICT (article_id) DO UPDATE SET event_id = excluded.event_id, score = excluded.score, "
+    "link = excluded.link, evidence = excluded.evidence"
+)
+_INSERT_KEYS = text(
+    'INSERT INTO event_key ("key", day, event_id) VALUES (:key, :day, :event_id) ON CONFLICT DO NOTHING'
+)
+
+
 def _load_events(connection: Connection, ids: Iterable[int]) -> dict[int, _StoredEvent]:
     ids = list(ids)
     if not ids:
         return {}
-    canonical = ARTICLE.alias("canonical")
-    rows = connection.execute(
-        select(
-            EVENT.c.id,
-            EVENT.c.evidence,
-            EVENT.c.first_published_at,
-            EVENT.c.last_published_at,
-            EVENT.c.canonical_article_id,
-            canonical.c.published_at.label("canonical_published"),
-        )
-        .select_from(EVENT.outerjoin(canonical, canonical.c.id == EVENT.c.canonical_article_id))
-        .where(EVENT.c.id.in_(ids))
-    )
     return {
         row.id: _StoredEvent(
             id=row.id,
@@ -138,7 +180,7 @@ def _load_events(connection: Connection, ids: Iterable[int]) -> dict[int, _Store
             canonical_id=row.canonical_article_id,
             canonical_published=as_utc(row.canonical_published),
         )
-        for row in rows
+        for row in connection.execute(_LOAD_EVENTS, {"ids": ids})
     }
 
 
@@ -164,21 +206,12 @@ def _candidate_ids(connection: Connection, subject: EventSubject) -> list[int]:
     if not keys:
         return []
     day = day_number(subject.published_at)
-    hits = func.count().label("hits")
-    query = (
-        select(EVENT_KEY.c.event_id, hits)
-        .where(EVENT_KEY.c.key.in_(keys), EVENT_KEY.c.day.between(day - WINDOW_DAYS, day + WINDOW_DAYS))
-        .group_by(EVENT_KEY.c.event_id)
-        .order_by(hits.desc(), EVENT_KEY.c.event_id)
-        .limit(MAX_CANDIDATES)
-    )
-    return [row.event_id for row in connection.execute(query)]
+    window = {"keys": keys, "first_day": day - WINDOW_DAYS, "last_day": day + WINDOW_DAYS}
+    return [row.event_id for row in connection.execute(_CANDIDATES, window)]
 
 
 def event_of(connection: Connection, article_id: int) -> int | None:
-    return connection.execute(
-        select(ARTICLE_EVENT.c.event_id).where(ARTICLE_EVENT.c.article_id == article_id)
-    ).scalar_one_or_none()
+    return connection.execute(_EVENT_OF, {"article_id": article_id}).scalar_one_or_none()
 
 
 def assign_event(connection: Connection, subject: EventSubject) -> int:
@@ -213,8 +246,7 @@ def assign_event(connection: Connection, subject: EventSubject) -> int:
 
 
 def _new_event(connection: Connection) -> int:
-    statement = EVENT.insert().values(evidence="{}", articles=0, created_at=utcnow()).returning(EVENT.c.id)
-    return int(connection.execute(statement).scalar_one())
+    return int(connection.execute(_NEW_EVENT, {"b_evidence": "{}", "b_created": utcnow()}).scalar_one())
 
 
 def _add_member(
@@ -231,21 +263,17 @@ def _add_member(
     ):
         canonical_id = subject.article_id
     connection.execute(
-        update(EVENT)
-        .where(EVENT.c.id == event.id)
-        .values(
-            evidence=json.dumps(event.evidence.as_json(), ensure_ascii=False),
-            first_published_at=event.evidence.first_published,
-            last_published_at=event.evidence.last_published,
-            articles=EVENT.c.articles + 1,
-            canonical_article_id=canonical_id,
-        )
+        _ADD_TO_EVENT,
+        {
+            "b_id": event.id,
+            "b_evidence": json.dumps(event.evidence.as_json(), ensure_ascii=False),
+            "b_first": event.evidence.first_published,
+            "b_last": event.evidence.last_published,
+            "b_canonical": canonical_id,
+        },
     )
     connection.execute(
-        dialect_insert(connection, ARTICLE_EVENT).on_conflict_do_update(
-            index_elements=[ARTICLE_EVENT.c.article_id],
-            set_={"event_id": event.id, "score": score, "link": json.dumps(link, ensure_ascii=False)},
-        ),
+        _UPSERT_MEMBER,
         {
             "article_id": subject.article_id,
             "event_id": event.id,
@@ -265,8 +293,7 @@ def _insert_keys(connection: Connection, event_id: int, members: Iterable[tuple[
     }
     if rows:
         connection.execute(
-            dialect_insert(connection, EVENT_KEY).on_conflict_do_nothing(),
-            [{"key": key, "day": day, "event_id": event} for key, day, event in sorted(rows)],
+            _INSERT_KEYS, [{"key": key, "day": day, "event_id": event} for key, day, event in sorted(rows)]
         )
 
 
