@@ -5,19 +5,15 @@ to a loopback webhook (`json://`), as watch digests do."""
 from __future__ import annotations
 
 import json
-import socket
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from prometheus_client.utils import floatToGoString
-from pytest_httpserver import HTTPServer
-from werkzeug import Request, Response
 
 from connectors.http import FetchObservation
 from flows.alerts import FEED_FAILING, NO_SUCCESS, check_alerts
@@ -26,51 +22,19 @@ from flows.settings import get_settings
 from models import ops, store
 from models.db import get_engine, migrate
 from models.store import FeedUpdate
+from tests import test_watches
+from tests.faults.private_postgres import free_port
+from tests.test_watches import Hook
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-class Hook:
-    """A loopback webhook recording what apprise posts; `status` chooses the answer."""
-
-    def __init__(self, server: HTTPServer) -> None:
-        self.server = server
-        self.posts: list[dict[str, Any]] = []
-        self.status = 200
-        server.expect_request("/alerts", method="POST").respond_with_handler(self._handle)
-
-    def _handle(self, request: Request) -> Response:
-        self.posts.append(json.loads(request.get_data(as_text=True)))
-        return Response("ok", status=self.status)
-
-    @property
-    def url(self) -> str:
-        return f"json://127.0.0.1:{self.server.port}/alerts"
-
-    def titles(self) -> list[str]:
-        return [post["title"] for post in self.posts]
-
-
-@pytest.fixture
-def hook() -> Iterator[Hook]:
-    server = HTTPServer(host="127.0.0.1", port=0, threaded=True)
-    server.start()
-    yield Hook(server)
-    server.clear()
-    server.stop()
+hook = test_watches.hook  # the loopback webhook of the watch tests (apprise json:// posts, recorded)
 
 
 def _settings(database_url: str, **overrides: Any) -> Any:
     values: dict[str, Any] = {
         "database_url": database_url,
         "config_dir": PROJECT_DIR / "config",
-        "metrics_port": _free_port(),
+        "metrics_port": free_port(),
         "alert_feed_failures": 3,
     }
     return get_settings(**{**values, **overrides})
@@ -171,7 +135,7 @@ def test_alerts_once_per_incident_and_once_at_recovery_across_restarts(database_
     fail()
     lines = check_alerts(engine, settings, started_at=long_ago)
     assert sorted(line.split(":")[1].strip() for line in lines) == [FEED_FAILING, NO_SUCCESS], lines
-    assert sorted(hook.titles()) == [
+    assert sorted([post["title"] for post in hook.posts]) == [
         "rare-news: feed failing: https://down.example.com/feed",
         "rare-news: no successful run",
     ]
@@ -190,7 +154,7 @@ def test_alerts_once_per_incident_and_once_at_recovery_across_restarts(database_
     assert sum(line.startswith("alert not sent") for line in lines) == 2
     hook.status = 200
     assert check_alerts(engine, settings, started_at=long_ago) == []
-    recoveries = hook.titles()[-2:]
+    recoveries = [post["title"] for post in hook.posts][-2:]
     assert sorted(recoveries) == [
         "rare-news: feed recovered: https://down.example.com/feed",
         "rare-news: runs succeed again",

@@ -21,7 +21,6 @@ import contextlib
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -40,6 +39,7 @@ from sqlalchemy import text
 from werkzeug import Request, Response
 
 from tests.conftest import POSTGRES_ADMIN_URL, PROJECT_DIR, _fresh_postgres
+from tests.faults.private_postgres import free_port
 from tests.faults.report import audit
 from tests.faults.stories import STORIES
 from tests.newsweb import NewsWeb, Story, article_html, rss
@@ -51,12 +51,6 @@ FAR_CRON = "17 3 * * 1"  # only the runs the test triggers run
 BIN = Path(sys.executable).parent
 STARTUP_SECONDS = 180
 RUN_SECONDS = 180
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 # --- the news web ---------------------------------------------------------------------------------------------
@@ -221,7 +215,7 @@ def topology(postgres_admin: Any, tmp_path: Path, web: Web) -> Iterator[tuple[To
     """Postgres databases, the Prefect server on one, the monitor; stopped in reverse order afterwards."""
     feeds = tmp_path / "feeds.toml"
     feeds.write_text(f'[[feeds]]\nurl = "{web.url("/feeds/wire.xml")}"\ntopical = true\n', encoding="utf-8")
-    port = _free_port()
+    port = free_port()
     with contextlib.ExitStack() as stack:
         store_url = stack.enter_context(contextlib.contextmanager(_fresh_postgres)(postgres_admin))
         prefect_url = stack.enter_context(_prefect_database(postgres_admin))
@@ -242,7 +236,7 @@ def topology(postgres_admin: Any, tmp_path: Path, web: Web) -> Iterator[tuple[To
             "RARE_NEWS_FETCH_RETRIES": "0",
             "RARE_NEWS_TOTAL_TIMEOUT": "10",
             "RARE_NEWS_EXTRACT_WORKERS": "1",
-            "RARE_NEWS_METRICS_PORT": str(_free_port()),
+            "RARE_NEWS_METRICS_PORT": str(free_port()),
         }
         top = Topology(tmp_path, env, env["PREFECT_API_URL"], store_url)
         try:

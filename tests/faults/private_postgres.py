@@ -33,7 +33,7 @@ def available() -> str | None:
     return None
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
@@ -94,7 +94,7 @@ def private_cluster() -> Iterator[PrivateCluster]:
     directory = Path(tempfile.mkdtemp(prefix="rare-news-pg-"))
     if os.geteuid() == 0:
         shutil.chown(directory, "postgres")
-    cluster = PrivateCluster(directory, _free_port())
+    cluster = PrivateCluster(directory, free_port())
     try:
         cluster._run(
             "initdb", "-D", str(directory / "data"), "-A", "trust", "-U", "postgres", "-E", "UTF8", "--no-sync"
