@@ -72,7 +72,7 @@ def _empty(bounds: tuple[float, ...]) -> Histogram:
 class FetchStats:
     """The Fetcher's observer for one run: latency and bytes per outcome ("ok", "not modified", an error's name).
 
-    Called from the fetch threads; `as_json()` is what the run stores with its row."""
+    Called from the fetch threads; `as_json()` is what the run stores with its row (models.store.finish_run)."""
 
     seconds: dict[str, Histogram] = field(default_factory=dict)
     sizes: dict[str, Histogram] = field(default_factory=dict)
@@ -98,12 +98,6 @@ class FetchStats:
                 self.seconds.setdefault(outcome, _empty(SECONDS_BUCKETS)).add(histogram)
             for outcome, histogram in (stored.get("bytes") or {}).items():
                 self.sizes.setdefault(outcome, _empty(BYTES_BUCKETS)).add(histogram)
-
-
-def record_fetch_stats(engine: Engine, run_id: int | None, stats: FetchStats) -> None:
-    """Store a run's histograms with its row (call when the run ends, whatever the outcome)."""
-    if run_id is not None:
-        ops.save_fetch_stats(engine, run_id, stats.as_json())
 
 
 # --- /metrics ----------------------------------------------------------------------------------------------------

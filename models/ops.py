@@ -493,12 +493,6 @@ def first_run_started(engine: Engine) -> datetime | None:
 
 
 @retry_on_disconnect
-def save_fetch_stats(engine: Engine, run_id: int, stats: dict[str, Any]) -> None:
-    with engine.begin() as connection:
-        connection.execute(update(RUN).where(RUN.c.id == run_id).values(fetch_stats=stats))
-
-
-@retry_on_disconnect
 def fetch_stats_after(engine: Engine, run_id: int) -> list[tuple[int, dict[str, Any]]]:
     """(run id, fetch histograms) of the finished runs after `run_id` that recorded some, in id order. A scrape
     reads only what is new since the one before."""

@@ -11,7 +11,7 @@ import random
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, and_, bindparam, case, delete, func, select, text, update
 from sqlalchemy.engine import Connection
@@ -22,8 +22,10 @@ from models.raw_pages import compress_page
 from models.stories import StoryPlan, Subject, apply_plan, as_utc, plan_story
 from models.tables import Article, ArticleBand, ArticleTag, Feed, RawPage, Run, SeenEntry, Tag, utcnow
 from models.templates import save_templates
-from transforms.pipeline import ArticleRecord
 from transforms.schedule import PollSignals, next_poll
+
+if TYPE_CHECKING:  # annotations only: reading commands need not import the page pipeline
+    from transforms.pipeline import ArticleRecord
 
 FEED = Feed.__table__  # type: ignore[attr-defined]
 SEEN = SeenEntry.__table__  # type: ignore[attr-defined]
@@ -488,7 +490,17 @@ def start_run(engine: Engine, flow: str, *, before_commit: Callable[[int], None]
 
 
 @retry_on_disconnect
-def finish_run(engine: Engine, run_id: int, *, status: str, counts: dict[str, int], error: str | None = None) -> None:
+def finish_run(
+    engine: Engine,
+    run_id: int,
+    *,
+    status: str,
+    counts: dict[str, int],
+    error: str | None = None,
+    fetch_stats: dict[str, Any] | None = None,
+) -> None:
+    """Close the run's row with its counts and, when given, its requests' histograms (flows/metrics.FetchStats)."""
+    extra = {"fetch_stats": fetch_stats} if fetch_stats is not None else {}
     with engine.begin() as connection:
         started = connection.execute(select(RUN.c.started_at).where(RUN.c.id == run_id)).scalar_one()
         finished = utcnow()
@@ -503,5 +515,6 @@ def finish_run(engine: Engine, run_id: int, *, status: str, counts: dict[str, in
                 finished_at=finished,
                 seconds=(finished - started).total_seconds(),
                 **counts,
+                **extra,
             )
         )

@@ -17,7 +17,7 @@ from prometheus_client.utils import floatToGoString
 
 from connectors.http import FetchObservation
 from flows.alerts import FEED_FAILING, NO_SUCCESS, check_alerts
-from flows.metrics import BYTES_BUCKETS, FetchStats, Monitor, record_fetch_stats
+from flows.metrics import BYTES_BUCKETS, FetchStats, Monitor
 from flows.settings import get_settings
 from models import ops, store
 from models.db import get_engine, migrate
@@ -45,8 +45,7 @@ def _run(engine: Any, status: str, observations: list[tuple[str, float, int]]) -
     stats = FetchStats()
     for outcome, seconds, size in observations:
         stats(FetchObservation("news.example.com", outcome, seconds, size))
-    record_fetch_stats(engine, run_id, stats)
-    store.finish_run(engine, run_id, status=status, counts={"articles_stored": 1})
+    store.finish_run(engine, run_id, status=status, counts={"articles_stored": 1}, fetch_stats=stats.as_json())
     return run_id
 
 
