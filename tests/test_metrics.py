@@ -161,3 +161,21 @@ def test_alerts_once_per_incident_and_once_at_recovery_across_restarts(database_
     check_alerts(engine, settings, started_at=long_ago)
     assert len(hook.posts) == 6  # 2 sent, 2 refused by the hook, 2 recoveries: nothing more
     assert ops.open_alerts(engine) == []
+
+
+def test_a_taken_metrics_port_is_one_line_for_serve_and_an_error_for_the_monitor(tmp_path: Path) -> None:
+    import socket
+
+    from flows.deploy import start_monitor
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        settings = _settings(f"sqlite:///{tmp_path / 'store.db'}", metrics_port=taken.getsockname()[1])
+        migrate(get_engine(settings.database_url))
+        lines: list[str] = []
+        assert start_monitor(settings, lines.append) is None
+        assert len(lines) == 1 and lines[0].startswith("metrics: cannot listen on 127.0.0.1:"), lines
+        with pytest.raises(OSError, match="metrics: cannot listen on"):
+            start_monitor(settings, lines.append, required=True)
+    assert start_monitor(_settings(settings.database_url, metrics_port=0), lines.append) is None  # 0: off
