@@ -11,6 +11,7 @@ COPY flows flows
 COPY connectors connectors
 COPY models models
 COPY transforms transforms
+COPY web web
 COPY config config
 COPY seeds seeds
 # Editable: settings find config/ and seeds/ beside the code, and prefect.yaml's entrypoints are files in /app.

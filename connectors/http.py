@@ -37,6 +37,17 @@ from protego import Protego
 
 from connectors.deadlines import DEADLINE_SLACK, Watchdog
 from connectors.decoding import decoder_for
+from connectors.fetch_defaults import (
+    DEFAULT_CONNECT_TIMEOUT,
+    DEFAULT_MAX_BYTES,
+    DEFAULT_MAX_DECOMPRESSED_BYTES,
+    DEFAULT_MAX_REDIRECTS,
+    DEFAULT_PER_HOST_CONCURRENCY,
+    DEFAULT_PER_HOST_DELAY,
+    DEFAULT_READ_TIMEOUT,
+    DEFAULT_TOTAL_TIMEOUT,
+    DEFAULT_USER_AGENT,
+)
 from connectors.fetch_errors import (
     FatalFetchError,
     FetchError,
@@ -63,15 +74,6 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_CONNECT_TIMEOUT = 10.0
-DEFAULT_READ_TIMEOUT = 20.0
-DEFAULT_TOTAL_TIMEOUT = 60.0
-DEFAULT_MAX_BYTES = 10_000_000
-DEFAULT_MAX_DECOMPRESSED_BYTES = 20_000_000
-DEFAULT_MAX_REDIRECTS = 5
-DEFAULT_PER_HOST_CONCURRENCY = 2
-DEFAULT_PER_HOST_DELAY = 0.0
-DEFAULT_USER_AGENT = "rare-earth-news/0.1 (+https://github.com/rare-earth-news)"
 
 ACCEPT_ENCODING = "gzip, deflate, br"
 SUPPORTED_SCHEMES = frozenset({"http", "https"})

@@ -59,6 +59,11 @@ def _settings(database_url: str | None = None) -> Settings:
 
 def _engine(settings: Settings, *, create: bool = True) -> Engine:
     """The store for reading commands: migrated (and seeded when new), so a fresh clone answers too."""
+    from models.db import get_engine, schema_is_current
+
+    engine = get_engine(settings.database_url)
+    if schema_is_current(engine):  # the usual case: no alembic, no seed loading, nothing of the pipeline imported
+        return engine
     from flows.common import prepare_store
 
     return prepare_store(settings)

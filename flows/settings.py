@@ -21,11 +21,11 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-from connectors import http
-from connectors.http import FetchPolicy
+from connectors import fetch_defaults as limits
 
 if TYPE_CHECKING:
     from connectors.feeds import SourceOptions
+    from connectors.http import FetchPolicy
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 DEFAULT_CONFIG_DIR = PROJECT_DIR / "config"
@@ -56,20 +56,20 @@ class Settings(BaseSettings):
 
     # The fetcher's limits (connectors/http.FetchPolicy).
     allow_private_networks: bool = Field(False, description="Allow fetching loopback/private/link-local hosts.")
-    user_agent: str = http.DEFAULT_USER_AGENT
-    connect_timeout: float = Field(http.DEFAULT_CONNECT_TIMEOUT, gt=0)
-    read_timeout: float = Field(http.DEFAULT_READ_TIMEOUT, gt=0)
+    user_agent: str = limits.DEFAULT_USER_AGENT
+    connect_timeout: float = Field(limits.DEFAULT_CONNECT_TIMEOUT, gt=0)
+    read_timeout: float = Field(limits.DEFAULT_READ_TIMEOUT, gt=0)
     total_timeout: float = Field(
-        http.DEFAULT_TOTAL_TIMEOUT, gt=0, description="Deadline for one whole request, body included."
+        limits.DEFAULT_TOTAL_TIMEOUT, gt=0, description="Deadline for one whole request, body included."
     )
-    max_bytes: int = Field(http.DEFAULT_MAX_BYTES, gt=0, description="Cap on bytes read from the wire per request.")
+    max_bytes: int = Field(limits.DEFAULT_MAX_BYTES, gt=0, description="Cap on bytes read from the wire per request.")
     max_decompressed_bytes: int = Field(
-        http.DEFAULT_MAX_DECOMPRESSED_BYTES, gt=0, description="Cap on bytes after decompression."
+        limits.DEFAULT_MAX_DECOMPRESSED_BYTES, gt=0, description="Cap on bytes after decompression."
     )
-    max_redirects: int = Field(http.DEFAULT_MAX_REDIRECTS, ge=0)
-    per_host_concurrency: int = Field(http.DEFAULT_PER_HOST_CONCURRENCY, ge=1)
+    max_redirects: int = Field(limits.DEFAULT_MAX_REDIRECTS, ge=0)
+    per_host_concurrency: int = Field(limits.DEFAULT_PER_HOST_CONCURRENCY, ge=1)
     per_host_delay: float = Field(
-        http.DEFAULT_PER_HOST_DELAY, ge=0, description="Seconds between two request starts to one host."
+        limits.DEFAULT_PER_HOST_DELAY, ge=0, description="Seconds between two request starts to one host."
     )
     respect_robots: bool = True
 
@@ -152,6 +152,8 @@ class Settings(BaseSettings):
         return SourceOptions(gdelt_url=self.gdelt_url, gdelt_enabled=self.gdelt_enabled, poll_bounds=bounds)
 
     def fetch_policy(self) -> FetchPolicy:
+        from connectors.http import FetchPolicy  # the HTTP client: not for commands that only read the store
+
         return FetchPolicy(
             connect_timeout=self.connect_timeout,
             read_timeout=self.read_timeout,

@@ -30,7 +30,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, bindparam, delete, func, select, text, update
 from sqlalchemy.engine import Connection
@@ -47,7 +47,10 @@ from transforms.events import (
     day_number,
     key_hash,
 )
-from transforms.pipeline import ArticleRecord
+
+if TYPE_CHECKING:  # annotations only: reading commands need not import the page pipeline
+    from transforms.pipeline import ArticleRecord
+
 
 ARTICLE = Article.__table__  # type: ignore[attr-defined]
 EVENT = Event.__table__  # type: ignore[attr-defined]

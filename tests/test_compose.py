@@ -30,10 +30,11 @@ def test_compose_starts_postgres_prefect_server_worker_and_service_wired_to_each
     from models.db import get_engine
 
     services = _compose()["services"]
-    assert {"postgres", "prefect-server", "worker", "service"} <= set(services)
-    assert all(
-        "profiles" in services[name] for name in set(services) - {"postgres", "prefect-server", "worker", "service"}
-    )
+    always = {"postgres", "prefect-server", "worker", "service", "web"}
+    assert always <= set(services)
+    assert all("profiles" in services[name] for name in set(services) - always)
+    assert "rare-news web --host 0.0.0.0 --port 8000" in services["web"]["command"]
+    assert services["web"]["ports"] == ["127.0.0.1:8000:8000"]  # beyond this machine only when asked
     assert services["prefect-server"]["image"].startswith("prefecthq/prefect:3.8.8-")  # the pinned Prefect
     for name in ("worker", "service"):
         assert services[name]["build"] == "."
