@@ -107,18 +107,17 @@ _ZH_UNIT = {
     "公斤": "kg",
 }
 
-_EN_MONEY = re.compile(
-    r"(A\$|US\$|C\$|\$|€|£|¥)\s?" + _NUMBER + r"(?:[\s-]?(thousand|million|billion|mn|bn|m|k|b)\b)?",
+# A number is found once (one fast scan for digits); its currency, scale and unit are read around it.
+_NUMBER_RE = re.compile(_NUMBER)
+_CURRENCY_BEFORE = re.compile(r"(A\$|US\$|C\$|\$|€|£|¥)\s?$", re.IGNORECASE)
+_MONEY_SCALE_AFTER = re.compile(r"[\s-]?(thousand|million|billion|mn|bn|m|k|b)\b", re.IGNORECASE)
+_EN_UNIT_AFTER = re.compile(
+    r"(?:[\s-]?(thousand|million|billion|mn|bn)\b)?[\s-]?"
+    r"(metric tonnes|metric tons|tonnes|tonne|tons|ton|tpa|kt|mt|t|kilograms|kilogram|kg|per cent|percent|pc"
+    r"|%|metres|meters|dollars|euros|euro|yuan|renminbi|yen|pounds)(?![A-Za-z])",
     re.IGNORECASE,
 )
-_EN_AMOUNT = re.compile(
-    _NUMBER
-    + r"(?:[\s-]?(thousand|million|billion|mn|bn)\b)?[\s-]?"
-    + r"(metric tonnes|metric tons|tonnes|tonne|tons|ton|tpa|kt|mt|t|kilograms|kilogram|kg|per cent|percent|pc"
-    + r"|%|metres|meters|dollars|euros|euro|yuan|renminbi|yen|pounds)(?![A-Za-z])",
-    re.IGNORECASE,
-)
-_ZH_AMOUNT = re.compile(_NUMBER + r"\s?([万亿千])?\s?(吨|美元|澳元|欧元|日元|元|公斤|%)")
+_ZH_UNIT_AFTER = re.compile(r"\s?([万亿千])?\s?(吨|美元|澳元|欧元|日元|元|公斤|%)")
 
 
 def _value(number: str) -> float:
@@ -133,29 +132,26 @@ def _fmt(value: float) -> str:
 def number_keys(text: str) -> set[str]:
     """``num:<unit>:<value>`` for amounts with a unit or currency."""
     keys: set[str] = set()
-    taken: list[tuple[int, int]] = []
-
-    def add(unit: str, value: float, span: tuple[int, int]) -> None:
+    for match in _NUMBER_RE.finditer(text):
+        start, end = match.span()
+        value = _value(match.group())
+        currency = _CURRENCY_BEFORE.search(text, max(0, start - 4), start)
+        if currency is not None:
+            scale = _MONEY_SCALE_AFTER.match(text, end)
+            value *= _SCALE_EN[scale.group(1).lower()] if scale else 1.0
+            unit = _CURRENCY_PREFIX[currency.group(1).lower()]
+        elif english := _EN_UNIT_AFTER.match(text, end):
+            value *= _SCALE_EN.get((english.group(1) or "").lower(), 1.0)
+            word = english.group(2).lower()
+            unit = _UNIT_WORD.get(word) or _CURRENCY_WORD[word]
+        elif chinese := _ZH_UNIT_AFTER.match(text, end):
+            value *= _SCALE_ZH.get(chinese.group(1) or "", 1.0)
+            unit = _ZH_UNIT[chinese.group(2)]
+        else:
+            continue
         if unit == "kt":
             unit, value = "t", value * 1e3
         keys.add(f"num:{unit}:{_fmt(value)}")
-        taken.append(span)
-
-    for match in _EN_MONEY.finditer(text):
-        scale = _SCALE_EN.get((match.group(3) or "").lower(), 1.0)
-        add(_CURRENCY_PREFIX[match.group(1).lower()], _value(match.group(2)) * scale, match.span())
-    for match in _EN_AMOUNT.finditer(text):
-        if any(start <= match.start() < end for start, end in taken):
-            continue
-        scale = _SCALE_EN.get((match.group(2) or "").lower(), 1.0)
-        word = match.group(3).lower()
-        unit = _UNIT_WORD.get(word) or _CURRENCY_WORD[word]
-        add(unit, _value(match.group(1)) * scale, match.span())
-    for match in _ZH_AMOUNT.finditer(text):
-        if any(start <= match.start() < end for start, end in taken):
-            continue
-        scale = _SCALE_ZH.get(match.group(2) or "", 1.0)
-        add(_ZH_UNIT[match.group(3)], _value(match.group(1)) * scale, match.span())
     return keys
 
 
@@ -173,13 +169,27 @@ _NOT_NAMES = frozenset(
     new first second third
     """.split()  # noqa: SIM905 (a word list reads better as words)
 )
-_WORD = re.compile(r"[A-Za-z][A-Za-z'’.&-]*[A-Za-z]|[A-Za-z]")
 _CONNECTORS = frozenset({"of", "de", "du", "la", "von", "van", "der", "&"})
-_SENTENCE_END = re.compile(r"[.!?:;\n\u3002\uff01\uff1f\uff1b]\s*$")
+# A run of capitalised words (each ending in a letter, so "Malaysia." ends one), joined by spaces and at most
+# one lowercase connector ("Department of Defense"); never across a line break or punctuation.
+_WORD = r"[A-Z](?:[A-Za-z'\u2019.&-]*[A-Za-z])?"
+_NAME_RUN = re.compile(rf"{_WORD}(?:[ \t]+(?:(?:of|de|du|la|von|van|der|&)[ \t]+)?{_WORD})*")
+_SENTENCE_ENDS = frozenset(".!?:;\n\u3002\uff01\uff1f\uff1b")
 
 
 def _plain(word: str) -> str:
     return word.lower().strip(".'\u2019")
+
+
+def _opens_sentence(text: str, start: int) -> bool:
+    """Nothing but spaces since the start of the text, a sentence's end or a line break (a Latin-script word
+    right after Chinese text is not a sentence's first word)."""
+    gap = text[max(0, start - 12) : start]
+    before = gap.rstrip()
+    if not before:
+        return start <= len(gap) or "\n" in gap
+    last = before[-1]
+    return last in _SENTENCE_ENDS or "\n" in gap[len(before) :]
 
 
 def name_keys(text: str, tag_names: Iterable[str] = ()) -> set[str]:
@@ -187,42 +197,22 @@ def name_keys(text: str, tag_names: Iterable[str] = ()) -> set[str]:
     of one word counts only where it does not open a sentence; names a tag already covers are left out."""
     covered = [name.lower() for name in tag_names]
     keys: set[str] = set()
-    run: list[str] = []
-    opens_sentence = False
-
-    def flush() -> None:
-        words = list(run)
-        run.clear()
-        while words and (_plain(words[0]) in _NOT_NAMES or words[0] in _CONNECTORS):
-            words.pop(0)
-        while words and (_plain(words[-1]) in _NOT_NAMES or words[-1] in _CONNECTORS):
-            words.pop()
-        if not words or (len(words) == 1 and opens_sentence and words[0] is run_first[0]):
-            return
-        name = " ".join(_plain(word) for word in words)
+    for match in _NAME_RUN.finditer(text):
+        start = match.start()
+        if start and text[start - 1].isascii() and text[start - 1].isalpha():
+            continue  # inside a word ("iPhone")
+        words = match.group().split()
+        first = 0
+        while first < len(words) and (_plain(words[first]) in _NOT_NAMES or words[first] in _CONNECTORS):
+            first += 1
+        last = len(words)
+        while last > first and (_plain(words[last - 1]) in _NOT_NAMES or words[last - 1] in _CONNECTORS):
+            last -= 1
+        if last <= first or (last - first == 1 and first == 0 and _opens_sentence(text, start)):
+            continue
+        name = " ".join(_plain(word) for word in words[first:last])
         if len(name) > 2 and not any(tag in name or name in tag for tag in covered):
             keys.add(f"name:{name}")
-
-    run_first: list[str] = [""]
-    previous_end = 0
-    for match in _WORD.finditer(text):
-        word = match.group()
-        gap = text[previous_end : match.start()]
-        previous_end = match.end()
-        sentence_start = match.start() == len(gap) and not gap.strip() or bool(_SENTENCE_END.search(gap))
-        if run and (gap.strip() or sentence_start):
-            flush()
-        if word[0].isupper():
-            if not run:
-                opens_sentence = sentence_start
-                run_first[0] = word
-            run.append(word)
-        elif run and word in _CONNECTORS:
-            run.append(word)
-        elif run:
-            flush()
-    if run:
-        flush()
     return keys
 
 
