@@ -79,6 +79,38 @@ def _unwrap(body: str) -> str:
     return " ".join(line.strip() for line in body.strip().splitlines())
 
 
+def article_record(
+    *,
+    url: str,
+    title: str,
+    body: str,
+    published_at: datetime,
+    language: str,
+    site: str,
+    tags: tuple[tuple[str, str, int], ...],
+    taxonomy_version: str | None = None,
+) -> ArticleRecord:
+    """An article as the pipeline hands it to the store (signature and band keys computed here)."""
+    signature = minhash_signature(body)
+    return ArticleRecord(
+        canonical_url=url,
+        url=url,
+        title=title,
+        authors=(),
+        published_at=published_at,
+        language=language,
+        site=site,
+        body_text=body,
+        body_sha256=body_sha256(body),
+        minhash=signature,
+        band_keys=tuple(band_keys(signature)),
+        relevance=1.0,
+        origin="backfill",
+        tags=tags,
+        taxonomy_version=taxonomy_version,
+    )
+
+
 def load_set(path: Path = SET_PATH, taxonomy: Taxonomy | None = None) -> list[LabelledArticle]:
     """The labelled articles as the pipeline would hand them to the store, in publication order."""
     data = tomllib.loads(path.read_text(encoding="utf-8"))
@@ -87,24 +119,14 @@ def load_set(path: Path = SET_PATH, taxonomy: Taxonomy | None = None) -> list[La
     articles = []
     for item in data["article"]:
         body = _unwrap(item["body"])
-        signature = minhash_signature(body)
-        url = f"https://{item['site']}/{item['id']}"
-        tags = tag_text(taxonomy, body, title=item["title"])
-        record = ArticleRecord(
-            canonical_url=url,
-            url=url,
+        record = article_record(
+            url=f"https://{item['site']}/{item['id']}",
             title=item["title"],
-            authors=(),
+            body=body,
             published_at=datetime.fromisoformat(item["published"].replace("Z", "+00:00")),
             language=item["language"],
             site=item["site"],
-            body_text=body,
-            body_sha256=body_sha256(body),
-            minhash=signature,
-            band_keys=tuple(band_keys(signature)),
-            relevance=1.0,
-            origin="backfill",
-            tags=tuple((tag.kind, tag.name, tag.mentions) for tag in tags),
+            tags=tuple((tag.kind, tag.name, tag.mentions) for tag in tag_text(taxonomy, body, title=item["title"])),
             taxonomy_version=taxonomy.version,
         )
         articles.append(LabelledArticle(item["id"], item["event"], splits[item["event"]], record))
@@ -340,23 +362,14 @@ class SyntheticEvents:
                 f"{names[0]} {names[1]} said the project would cost {numbers[1]} and produce {numbers[0]}. "
                 f"Output rose {own}. Report {self.count} by outlet {member}. " + "word " * 40
             )
-            url = f"https://outlet{member}.example/{self.count}"
-            signature = minhash_signature(body)
             records.append(
-                ArticleRecord(
-                    canonical_url=url,
-                    url=url,
+                article_record(
+                    url=f"https://outlet{member}.example/{self.count}",
                     title=f"Event {event_number} report {member}",
-                    authors=(),
+                    body=body,
                     published_at=day + timedelta(hours=member * 5),
                     language="en",
                     site=f"outlet{member}.example",
-                    body_text=body,
-                    body_sha256=body_sha256(body),
-                    minhash=signature,
-                    band_keys=tuple(band_keys(signature)),
-                    relevance=1.0,
-                    origin="backfill",
                     tags=tuple((kind, name, 1) for kind, name in tags),
                 )
             )
