@@ -364,6 +364,8 @@ def test_with_tokens_nothing_answers_without_one(store_url: str) -> None:
         assert refused.status_code == 401 and "rare_news_token" not in refused.headers.get("set-cookie", "")
         accepted = client.post("/login", data={"token": "s3cret", "next": "//evil.example/"}, follow_redirects=False)
         assert accepted.status_code == 303 and accepted.headers["location"] == "/"
+        tabbed = client.post("/login", data={"token": "s3cret", "next": "/\t/evil.example"}, follow_redirects=False)
+        assert tabbed.headers["location"] == "/"  # a browser would drop the tab and go to //evil.example
         assert "httponly" in accepted.headers["set-cookie"].lower()
         assert client.get("/feeds").status_code == 200  # the cookie now
     app.state.engine.dispose()

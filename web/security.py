@@ -10,6 +10,7 @@ assets it needs answer without one.
 from __future__ import annotations
 
 import hmac
+import re
 from collections.abc import Awaitable, Callable, Sequence
 from urllib.parse import parse_qs, quote
 
@@ -95,9 +96,13 @@ def guard(tokens: Sequence[str]) -> Callable[[Request, Handler], Awaitable[Respo
     return middleware
 
 
+_LOCAL_PATH = re.compile(r"/(?![/\\])[^\s\\]*")
+
+
 def safe_next(target: str | None) -> str:
-    """Where to go after logging in: a path of this app, never another site (`//evil.example`, `/\\evil`)."""
-    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+    """Where to go after logging in: a path of this app, never another site (`//evil.example`, `/\\evil`, and
+    `/\t/evil.example`, which a browser reads as `//evil.example` once it drops the tab)."""
+    if not target or not _LOCAL_PATH.fullmatch(target):
         return "/"
     return target
 
