@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -20,16 +19,11 @@ from urllib.parse import parse_qs, quote, urlsplit
 import httpx
 import pytest
 
+from tests.test_report import _chromium, _free_port
 from tests.web_fixtures import CHINESE_TITLE, WIRE_TITLE, build_web_store
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 START_TIMEOUT = 60.0
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @contextmanager
@@ -64,18 +58,6 @@ def serve_web(database_url: str, *extra: str) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait(timeout=15)
-
-
-def _chromium() -> str:
-    from connectors.browser import find_chromium
-
-    path = find_chromium()
-    if path is None:
-        message = "chromium not installed (make dev installs Debian's chromium package)"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    return path
 
 
 @pytest.mark.slow
