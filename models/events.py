@@ -418,7 +418,15 @@ _ARTICLE_COLUMNS = (
 
 def place_unassigned(connection: Connection) -> int:
     """Place every stored article that has no event (stored before events existed, or while a rebuild ran),
-    in publication order, as a load would. Returns how many were placed."""
+    in publication order, as a load would. Returns how many were placed.
+
+    With no event stored yet (a database migrating to events), all are grouped in memory first, as a rebuild
+    does, and written at once: the same rule, without a lookup per article."""
+    if connection.execute(select(EVENT.c.id).limit(1)).first() is None:
+        max_id = connection.execute(select(func.max(ARTICLE.c.id))).scalar_one() or 0
+        grouped, events = _group(_all_articles(connection, max_id), _Silent())
+        _write_groups(connection, grouped, events, {group: group for group in events})
+        return len(grouped)
     placed = 0
     while True:
         unassigned = (
@@ -541,21 +549,20 @@ def _group(
     return placed, events
 
 
-def _all_articles(engine: Engine, max_id: int) -> Iterator[_StoredArticle]:
+def _all_articles(connection: Connection, max_id: int) -> Iterator[_StoredArticle]:
     """Every article up to ``max_id`` in the canonical order, read in chunks."""
-    with engine.connect() as connection:
-        ids = list(
-            connection.execute(
-                select(ARTICLE.c.id)
-                .where(ARTICLE.c.id <= max_id)
-                .order_by(ARTICLE.c.published_at.is_(None), ARTICLE.c.published_at, ARTICLE.c.id)
-            ).scalars()
-        )
-        for start in range(0, len(ids), READ_CHUNK):
-            chunk = ids[start : start + READ_CHUNK]
-            query = select(*_ARTICLE_COLUMNS).where(ARTICLE.c.id.in_(chunk))
-            by_id = {article.id: article for article in _read_articles(connection, query)}
-            yield from (by_id[article_id] for article_id in chunk if article_id in by_id)
+    ids = list(
+        connection.execute(
+            select(ARTICLE.c.id)
+            .where(ARTICLE.c.id <= max_id)
+            .order_by(ARTICLE.c.published_at.is_(None), ARTICLE.c.published_at, ARTICLE.c.id)
+        ).scalars()
+    )
+    for start in range(0, len(ids), READ_CHUNK):
+        chunk = ids[start : start + READ_CHUNK]
+        query = select(*_ARTICLE_COLUMNS).where(ARTICLE.c.id.in_(chunk))
+        by_id = {article.id: article for article in _read_articles(connection, query)}
+        yield from (by_id[article_id] for article_id in chunk if article_id in by_id)
 
 
 def rebuild_events(engine: Engine, *, progress: Progress | None = None) -> EventRebuildResult:
@@ -571,7 +578,8 @@ def rebuild_events(engine: Engine, *, progress: Progress | None = None) -> Event
         total = connection.execute(select(func.count()).where(ARTICLE.c.id <= max_id)).scalar_one()
     progress.start("grouping events", total)
     try:
-        placed, events = _group(_all_articles(engine, max_id), progress)
+        with engine.connect() as connection:
+            placed, events = _group(_all_articles(connection, max_id), progress)
     finally:
         progress.stop()
     result = EventRebuildResult(articles=len(placed))
