@@ -76,7 +76,7 @@ def decide_without_fetching(feed: FeedRow, entry: FeedEntry, taxonomy: Taxonomy)
 
 
 def feed_update(poll: FeedPoll, feed: FeedRow) -> FeedUpdate:
-    """A poll's result as the feed row keeps it (validators, status, Retry-After)."""
+    """A poll's result as the feed row keeps it (validators, status, Retry-After, when it is next due)."""
     return FeedUpdate(
         feed_id=feed.id,
         status=poll.status,
@@ -84,6 +84,7 @@ def feed_update(poll: FeedPoll, feed: FeedRow) -> FeedUpdate:
         etag=poll.etag,
         last_modified=poll.last_modified,
         retry_after=poll.retry_after,
+        schedule=poll.signals,
     )
 
 
