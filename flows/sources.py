@@ -61,7 +61,7 @@ def resolve_links(engine: Any, resolver: LinkResolver, items: Sequence[Item]) ->
         item = items[index]
         feed, entry = item.feed, item.entry
         via = resolution.via or entry.url or ""
-        records.append(LinkRecord(feed.id, entry.entry_key, via, resolution.url, resolution.error))
+        records.append(LinkRecord(feed.id, entry.entry_key, via, resolution.url, resolution.error, entry.outlet))
         if resolution.url is None:
             failed = EntryOutcome(
                 feed.id,

@@ -25,6 +25,7 @@ class LinkRecord:
     via_url: str
     url: str | None
     error: str | None = None
+    outlet: str | None = None
 
     @property
     def status(self) -> str:
@@ -39,6 +40,7 @@ def record_links(engine: Engine, records: Sequence[LinkRecord]) -> None:
             "entry_key": record.entry_key,
             "via_url": record.via_url,
             "url": record.url,
+            "outlet": record.outlet,
             "status": record.status,
             "error": record.error,
             "updated_at": utcnow(),
@@ -54,6 +56,7 @@ def record_links(engine: Engine, records: Sequence[LinkRecord]) -> None:
             set_={
                 "via_url": statement.excluded.via_url,
                 "url": statement.excluded.url,
+                "outlet": statement.excluded.outlet,
                 "status": statement.excluded.status,
                 "error": statement.excluded.error,
                 "updated_at": statement.excluded.updated_at,

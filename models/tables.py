@@ -90,6 +90,7 @@ class EntryLink(SQLModel, table=True):
     entry_key: str = Field(sa_column=Column(Text, nullable=False))
     via_url: str = Field(sa_column=Column(Text, nullable=False))  # the aggregator's link, kept as provenance
     url: str | None = Field(default=None, sa_column=Column(Text))  # the publisher's URL, once resolved
+    outlet: str | None = Field(default=None, sa_column=Column(Text))  # as the item named it (<source>)
     status: str = Field(sa_column=Column(Text, nullable=False))  # "resolved" | "failed"
     error: str | None = Field(default=None, sa_column=Column(Text))
     updated_at: datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))

@@ -1,7 +1,7 @@
 """aggregator links, query sources and adaptive polling
 
 - `entry_link`: for each feed entry whose link was an aggregator's (Google News, Bing...), the link it came
-  from (provenance), the publisher URL it resolved to, or why it could not be resolved. `feeds list` and the
+  from (provenance), the outlet the item named, the publisher URL it resolved to, or why it could not be. `feeds list` and the
   report count resolved / unresolved links per source from it.
 - `feed.poll_interval` and `feed.poll_reason`: the interval adaptive polling chose at the last poll and why
   (Cache-Control max-age, Expires, RSS ttl, publishing rate); `feed.last_ok_at`: the last poll that answered,
@@ -28,6 +28,7 @@ def upgrade() -> None:
         sa.Column("entry_key", sa.Text(), nullable=False),
         sa.Column("via_url", sa.Text(), nullable=False),
         sa.Column("url", sa.Text(), nullable=True),
+        sa.Column("outlet", sa.Text(), nullable=True),
         sa.Column("status", sa.Text(), nullable=False),
         sa.Column("error", sa.Text(), nullable=True),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
