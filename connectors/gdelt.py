@@ -20,7 +20,7 @@ from urllib.parse import urlencode, urlsplit
 
 from connectors.feeds import GDELT_PREFIX, FeedEntry, FeedPoll, SourceOptions
 from connectors.http import Fetcher, FetchError, RetryableFetchError
-from transforms.schedule import PollSignals, entries_last_week
+from transforms.schedule import PollSignals, as_utc, entries_last_week
 
 DOC_API_PATH = "/api/v2/doc/doc"
 MAX_RECORDS = 250  # the API's own maximum per request
@@ -57,7 +57,7 @@ def source_url(query: str) -> str:
 
 def timespan(since: datetime | None, now: datetime) -> str:
     """The DOC API `timespan` covering the time since the last answer (a day the first time)."""
-    span = FIRST_TIMESPAN if since is None else now - _utc(since) + OVERLAP
+    span = FIRST_TIMESPAN if since is None else now - as_utc(since) + OVERLAP
     span = min(max(span, MIN_TIMESPAN), MAX_TIMESPAN)
     return f"{math.ceil(span.total_seconds() / 60)}min"
 
@@ -156,7 +156,3 @@ def poll_gdelt(
     counted = entries_last_week((entry.published_at for entry in entries), now)
     signals = PollSignals(bounds=options.poll_bounds, entries_last_week=counted)
     return FeedPoll(url=url, status="ok", entries=entries, title=f"GDELT: {query}", signals=signals)
-
-
-def _utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)

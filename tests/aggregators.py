@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.utils import format_datetime
-from urllib.parse import parse_qs, quote
+from urllib.parse import parse_qs, quote, urlsplit
 
 from werkzeug import Request, Response
 
@@ -185,3 +185,21 @@ def gdelt_artlist(items: Sequence[tuple[str, str, datetime]]) -> str:
         for url, title, seen in items
     ]
     return json.dumps({"articles": articles})
+
+
+class GdeltImitation:
+    """`/api/v2/doc/doc` on a NewsWeb answering (status, body) pairs in turn (the last one from then on)."""
+
+    def __init__(self, web: NewsWeb, answers: Sequence[tuple[int, str]]) -> None:
+        self.answers = list(answers)
+        self.asked: list[dict[str, list[str]]] = []  # the query of every request
+        web.route("/api/v2/doc/doc", self._answer)
+
+    @property
+    def timespans(self) -> list[str]:
+        return [query.get("timespan", [""])[0] for query in self.asked]
+
+    def _answer(self, request: Request) -> Response:
+        self.asked.append(parse_qs(urlsplit(request.full_path).query))
+        status, body = self.answers[min(len(self.asked), len(self.answers)) - 1]
+        return Response(body, status=status, content_type="application/json")

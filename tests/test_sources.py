@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import time
 from datetime import UTC, datetime, timedelta
-from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
@@ -15,7 +14,7 @@ from connectors.feeds import NotAFeedError, SourceOptions, parse_feed, poll_feed
 from connectors.gdelt import parse_artlist, poll_gdelt, timespan
 from connectors.http import Fetcher, FetchPolicy
 from flows.settings import ConfigError, parse_feeds
-from tests.aggregators import GoogleNewsImitation, NewsItem, gdelt_artlist
+from tests.aggregators import GdeltImitation, GoogleNewsImitation, NewsItem, gdelt_artlist
 from tests.newsweb import NewsWeb, rss
 from transforms.schedule import PollBounds, PollSignals, freshness, next_poll
 
@@ -97,24 +96,9 @@ def test_gdelt_artlist_entries_and_gdelts_plain_text_errors() -> None:
         parse_artlist(b"Your search contained a keyword that is too short.", url="x")
 
 
-def _gdelt_web(web: NewsWeb, answers: list[tuple[int, str]]) -> list[dict[str, list[str]]]:
-    """A GDELT imitation answering `answers` in turn; returns the query of every request."""
-    from werkzeug import Response
-
-    asked: list[dict[str, list[str]]] = []
-
-    def handler(request):  # type: ignore[no-untyped-def]
-        asked.append(parse_qs(urlsplit(request.full_path).query))
-        status, body = answers[min(len(asked), len(answers)) - 1]
-        return Response(body, status=status, content_type="application/json")
-
-    web.route("/api/v2/doc/doc", handler)
-    return asked
-
-
 def test_gdelt_polls_ask_for_the_time_since_the_first_and_are_spaced(web: NewsWeb) -> None:
     articles = gdelt_artlist([(web.url("/news/a"), "Rare earth news", NOW)])
-    asked = _gdelt_web(web, [(200, articles)])
+    asked = GdeltImitation(web, [(200, articles)]).asked
     options = SourceOptions(gdelt_url=web.url("/").rstrip("/"))
     with Fetcher(FAST) as fetcher:
         first = poll_gdelt(fetcher, "gdelt:rare earth", since=None, options=options, interval=0.5)
@@ -136,7 +120,7 @@ def test_gdelt_polls_ask_for_the_time_since_the_first_and_are_spaced(web: NewsWe
     ],
 )
 def test_a_gdelt_failure_is_one_readable_reason(web: NewsWeb, status: int, body: str, reason: str) -> None:
-    _gdelt_web(web, [(status, body)])
+    GdeltImitation(web, [(status, body)])
     options = SourceOptions(gdelt_url=web.url("/").rstrip("/"))
     with Fetcher(FAST) as fetcher:
         poll = poll_feed(fetcher, "gdelt:rare earth", options=options)

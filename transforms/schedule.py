@@ -51,7 +51,7 @@ class NextPoll:
 def entries_last_week(published: Iterable[datetime | None], now: datetime) -> int:
     """Entries dated within the week before `now` (undated ones are not counted)."""
     since = now - WEEK
-    return sum(1 for when in published if when is not None and since <= _utc(when) <= now + timedelta(hours=1))
+    return sum(1 for when in published if when is not None and since <= as_utc(when) <= now + timedelta(hours=1))
 
 
 def freshness(headers: Mapping[str, str], now: datetime) -> tuple[float, str] | None:
@@ -69,7 +69,7 @@ def freshness(headers: Mapping[str, str], now: datetime) -> tuple[float, str] | 
             date = parsedate_to_datetime(headers["date"]) if headers.get("date") else now
         except (TypeError, ValueError, IndexError):
             return None
-        seconds = (_utc(when) - _utc(date)).total_seconds()
+        seconds = (as_utc(when) - as_utc(date)).total_seconds()
         if seconds > 0:
             return seconds, f"Expires {expires}"
     return None
@@ -116,5 +116,6 @@ def _duration(seconds: float) -> str:
     return f"{seconds / 60:.0f} min"
 
 
-def _utc(value: datetime) -> datetime:
+def as_utc(value: datetime) -> datetime:
+    """Aware UTC (a naive time is taken as UTC, as the store keeps it)."""
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
