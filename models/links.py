@@ -56,7 +56,7 @@ def record_links(engine: Engine, records: Sequence[LinkRecord]) -> None:
             set_={
                 "via_url": statement.excluded.via_url,
                 "url": statement.excluded.url,
-                "outlet": statement.excluded.outlet,
+                "outlet": func.coalesce(statement.excluded.outlet, ENTRY_LINK.c.outlet),  # a retry lacks it
                 "status": statement.excluded.status,
                 "error": statement.excluded.error,
                 "updated_at": statement.excluded.updated_at,
