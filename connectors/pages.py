@@ -84,6 +84,10 @@ class PageStream(Generic[K]):
     """Fetch many URLs politely and concurrently; `on_result(key, PageFetch)` is called (on a worker thread)
     for each as soon as it is done, in whatever order they finish. Never raises for a page's own faults.
 
+    Flat memory: with `max_backlog_bytes`, no request starts while the bodies handed out and not yet
+    `consumed` (plus one page per request out) would pass that many bytes; the consumer calls `consumed(n)`
+    when it lets go of n bytes of bodies. Workers never wait on the consumer: a worker holds no page long.
+
     Use as a context manager: `submit` URLs (more may come while others are fetched), then `wait` for all of
     them; leaving the block stops the workers (pages not yet fetched are dropped)."""
 
@@ -95,8 +99,11 @@ class PageStream(Generic[K]):
         in_flight: int = DEFAULT_IN_FLIGHT,
         retries: int = 2,
         check_robots: bool = True,
+        max_backlog_bytes: int | None = None,
     ) -> None:
         self._fetcher = fetcher
+        self._max_backlog = max_backlog_bytes
+        self._backlog = 0  # bytes of bodies handed out, not consumed yet
         self._on_result = on_result
         self._in_flight = max(1, in_flight)
         self._retries = retries
@@ -108,6 +115,8 @@ class PageStream(Generic[K]):
         self._order = itertools.count()
         self._running = 0  # requests handed to workers, across hosts
         self._unfinished = 0  # submitted, no result given yet
+        self._backlog_mean = 64 * 1024.0  # mean body size so far, a running estimate
+        self._bodies = 0
         self._closed = False
         self._failure: BaseException | None = None
         self._pool = ThreadPoolExecutor(max_workers=self._in_flight, thread_name_prefix="fetch")
@@ -130,6 +139,18 @@ class PageStream(Generic[K]):
     def submit_all(self, items: Iterable[tuple[K, str]]) -> None:
         for key, url in items:
             self.submit(key, url)
+
+    def check(self) -> None:
+        """Raise what broke a worker (a bug in `on_result`), if anything did."""
+        with self._changed:
+            if self._failure is not None:
+                raise self._failure
+
+    def consumed(self, size: int) -> None:
+        """The consumer has let go of `size` bytes of bodies it was handed: room for more requests."""
+        with self._changed:
+            self._backlog -= size
+            self._changed.notify_all()
 
     @property
     def unfinished(self) -> int:
@@ -174,7 +195,7 @@ class PageStream(Generic[K]):
                 while self._retrying and self._retrying[0][0] <= now:
                     self._enqueue(heapq.heappop(self._retrying)[2])
                 wake = self._retrying[0][0] if self._retrying else None
-                while self._running < self._in_flight:
+                while self._running < self._in_flight and self._has_room():
                     job, ready = self._next_job(now)
                     if ready is not None:
                         wake = ready if wake is None else min(wake, ready)
@@ -184,6 +205,13 @@ class PageStream(Generic[K]):
                     self._hosts[job.host].dispatched += 1
                     self._pool.submit(self._work, job)
                 self._changed.wait(None if wake is None else max(0.0, wake - time.monotonic()))
+
+    def _has_room(self) -> bool:
+        if self._max_backlog is None:
+            return True
+        # A request out may bring a page of the mean size handed out so far (64 kB before any came).
+        expected = self._backlog_mean * self._running
+        return self._backlog + expected < self._max_backlog
 
     def _next_job(self, now: float) -> tuple[_Job[K] | None, float | None]:
         """The first job, in host rotation, whose host can start a request now; else None and the earliest
@@ -221,6 +249,12 @@ class PageStream(Generic[K]):
             except FetchError as exc:
                 result = PageFetch(job.url, None, exc.reason)
             if result is not None:
+                size = len(result.page.body) if result.page is not None else 0
+                with self._changed:
+                    self._backlog += size
+                    if size:
+                        self._bodies += 1
+                        self._backlog_mean += (size - self._backlog_mean) / min(self._bodies, 100)
                 self._on_result(job.key, result)
         except BaseException as exc:  # a bug in on_result: stop the stream and say so in wait()
             with self._changed:

@@ -38,7 +38,7 @@ from connectors.sitemaps import (
 )
 from flows.common import load_taxonomy, prepare_store, relevance_threshold
 from flows.executor import shutdown_pool
-from flows.ingest import LoadCounts, judging, load_batch, site_templates, stream_limits
+from flows.ingest import LoadCounts, judging, site_templates, stream_limits
 from flows.progress import Reporter
 from flows.settings import ConfigError, Settings, get_settings, parse_date
 from flows.streaming import StreamWork, stream_work
@@ -261,7 +261,9 @@ def fetch_judge_load(
     summary: BackfillSummary,
     reporter: Reporter,
 ) -> None:
-    """Every item fetched (or decided), judged and loaded as pages arrive (flows/streaming.py)."""
+    """Every item fetched (or decided), judged and loaded as pages arrive (flows/streaming.py), on this
+    machine's extraction pool."""
+    local = settings.model_copy(update={"runner": "threads"})
 
     def judged(item: BackfillItem, decision: Decision) -> EntryOutcome:
         outcome = _judged_outcome(source, item.candidate, decision, request.window)
@@ -269,7 +271,9 @@ def fetch_judge_load(
         return outcome
 
     def load(outcomes: list[EntryOutcome], _updates: list[Any], templates: dict[str, str]) -> Any:
-        return load_batch(engine, outcomes, [], settings.near_duplicate_threshold, templates)
+        return store.load_batch(
+            engine, outcomes=outcomes, near_threshold=settings.near_duplicate_threshold, site_templates=templates
+        )
 
     def loaded(result: Any) -> None:
         if summary.add_batch(result):
@@ -287,10 +291,10 @@ def fetch_judge_load(
             judged=judged,
         ),
         fetcher=fetcher,
-        judge=judging(taxonomy, relevance_threshold(settings), settings.model_copy(update={"runner": "threads"})),
+        judge=judging(taxonomy, relevance_threshold(settings), local),
         load=load,
         templates_for=lambda sites: site_templates(engine, sites),
-        limits=stream_limits(settings),
+        limits=stream_limits(local),
         on_fetched=lambda _: reporter.advance(),
         on_loaded=loaded,
     )

@@ -145,23 +145,6 @@ def judge_batch(pages: list[PageInput], taxonomy: Taxonomy, threshold: float, wo
     return judge_pages(pages, taxonomy=taxonomy, threshold=threshold, workers=workers)
 
 
-@task(name="load-batch", cache_policy=NO_CACHE)
-def load_batch(
-    engine: Any,
-    outcomes: list[EntryOutcome],
-    updates: list[FeedUpdate],
-    near_threshold: float,
-    site_templates: dict[str, str] | None = None,
-) -> BatchResult:
-    return store.load_batch(
-        engine,
-        outcomes=outcomes,
-        feed_updates=updates,
-        near_threshold=near_threshold,
-        site_templates=site_templates,
-    )
-
-
 # --- the flow ------------------------------------------------------------------------------------------------
 
 
@@ -299,8 +282,12 @@ def fetch_judge_load(
     threshold = relevance_threshold(settings)
 
     def load(outcomes: list[EntryOutcome], updates: list[FeedUpdate], templates: dict[str, str]) -> BatchResult:
-        return load_batch(
-            engine, unwalked(outcomes), unwalked(updates), settings.near_duplicate_threshold, unwalked(templates)
+        return store.load_batch(
+            engine,
+            outcomes=outcomes,
+            feed_updates=updates,
+            near_threshold=settings.near_duplicate_threshold,
+            site_templates=templates,
         )
 
     def loaded(result: BatchResult) -> None:
@@ -331,7 +318,6 @@ def fetch_judge_load(
 
 
 def stream_limits(settings: Settings) -> StreamLimits:
-    workers = settings.extract_workers or default_workers()
     return StreamLimits(
         in_flight=settings.fetch_concurrency,
         retries=settings.fetch_retries,
@@ -339,7 +325,7 @@ def stream_limits(settings: Settings) -> StreamLimits:
         load_size=settings.batch_size,
         # On Dask, pages go in chunks of a batch (a task each); on the local pool, one by one as they come.
         judge_chunk=settings.batch_size if settings.runner == "dask" else 1,
-        max_unjudged=max(32, 8 * workers),
+        judge_on_arrival=settings.runner != "dask",
     )
 
 

@@ -8,20 +8,26 @@ Rules kept from the batch pipeline:
 - Ledger first: every item ends as an outcome that loads (stored, irrelevant, duplicate, failed), never lost.
 - A group's completion update (a feed's new ETag / Last-Modified) loads in the same transaction as the
   group's last outcome: a crash before it means the feed is fetched again, never that an entry is lost.
-- Flat memory: fetch workers wait when `max_unjudged` pages are fetched and not yet judged; a page's body is
-  dropped once its outcome is loaded.
-- Prefect stays the orchestrator: the caller's `judge` and `load` are where tasks run (on a Dask cluster,
-  judging goes in chunks of `judge_chunk` pages), never one task per page.
+- Flat memory: no request starts while `max_unloaded_bytes` of pages are fetched and not yet loaded; a
+  page's body is dropped once its outcome is loaded.
+- Prefect stays the orchestrator: on a Dask cluster, judging goes in tasks of `judge_chunk` pages sent from
+  the flow's thread; never one task per page.
+
+Threads: fetch workers (connectors/pages.py) hand each page straight to the extraction pool when judging is
+local (`judge_on_arrival`); the stage's thread routes what comes back and forms the loads; one loader thread
+commits them in order, so extraction never waits for a commit and a commit never waits for extraction.
 """
 
 from __future__ import annotations
 
 import functools
+import queue
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
+from contextlib import suppress
 from dataclasses import dataclass, field, replace
 from typing import Any, Generic, TypeVar
 
@@ -62,51 +68,91 @@ class StreamLimits:
     check_robots: bool = True
     load_size: int = 100  # outcomes per load transaction, at most
     load_interval: float = DEFAULT_LOAD_INTERVAL
-    max_unjudged: int = 64  # pages fetched and not yet judged, at most
+    # Bytes of pages fetched and not yet loaded, at most (requests out count at the mean page size): how far
+    # fetching may run ahead of extraction, so that a slow page starts early and its wait is hidden.
+    max_unloaded_bytes: int = 64_000_000
+    judge_on_arrival: bool = True  # fetch workers send pages to `judge` themselves (a local pool)
+    max_loads_queued: int = 4  # loads formed and not yet committed, at most (the stage waits beyond)
     judge_chunk: int = 1  # pages per judging call
 
 
 class _Mailbox:
-    """What the workers hand the stage's thread: fetched pages (bounded: a fetch worker waits while too many
-    pages are unjudged) and judged chunks."""
+    """What the workers hand the stage's thread: fetched pages and judged chunks, in arrival order."""
 
-    def __init__(self, max_unjudged: int) -> None:
+    def __init__(self) -> None:
         self._events: deque[tuple[str, Any]] = deque()
-        self._changed = threading.Condition()
-        self._max_unjudged = max_unjudged
-        self.unjudged = 0
-        self._closed = False
+        self._arrived = threading.Condition()
 
-    def fetched(self, index: int, result: PageFetch) -> None:
-        with self._changed:
-            if result.page is not None:
-                while self.unjudged >= self._max_unjudged and not self._closed:
-                    self._changed.wait()
-                self.unjudged += 1
-            if not self._closed:
-                self._events.append(("fetched", (index, result)))
-                self._changed.notify_all()
-
-    def judged(self, indexes: list[int], future: Future[list[Decision]]) -> None:
-        with self._changed:
-            self._events.append(("judged", (indexes, future)))
-            self._changed.notify_all()
-
-    def done_judging(self, count: int) -> None:
-        with self._changed:
-            self.unjudged -= count
-            self._changed.notify_all()
+    def put(self, kind: str, payload: Any) -> None:
+        with self._arrived:
+            self._events.append((kind, payload))
+            self._arrived.notify()
 
     def take(self, timeout: float | None) -> tuple[str, Any] | None:
-        with self._changed:
+        with self._arrived:
             if not self._events:
-                self._changed.wait(timeout)
+                self._arrived.wait(timeout)
             return self._events.popleft() if self._events else None
 
-    def close(self) -> None:
-        with self._changed:
-            self._closed = True
-            self._changed.notify_all()
+
+@dataclass
+class _Load:
+    outcomes: list[EntryOutcome]
+    updates: list[FeedUpdate]
+    templates: dict[str, str]
+    page_bytes: int  # bodies this load lets go of
+
+
+class _Loader:
+    """One thread that commits the loads in the order they were formed."""
+
+    def __init__(
+        self,
+        load: LoadFn,
+        on_loaded: Callable[[BatchResult], None] | None,
+        done: Callable[[int], None],
+        max_queued: int,
+    ) -> None:
+        self._load = load
+        self._on_loaded = on_loaded
+        self._done = done
+        self._queue: queue.Queue[_Load | None] = queue.Queue(maxsize=max_queued)
+        self.failure: BaseException | None = None
+        self.loads = 0
+        self._thread = threading.Thread(target=self._run, name="stream-loader", daemon=True)
+        self._thread.start()
+
+    def submit(self, load: _Load) -> None:
+        self.check()
+        self._queue.put(load)
+
+    def finish(self) -> None:
+        """Wait for every load to commit; raise what made one fail."""
+        self._queue.put(None)
+        self._thread.join()
+        self.check()
+
+    def abandon(self) -> None:
+        with suppress(queue.Full):
+            self._queue.put_nowait(None)
+
+    def check(self) -> None:
+        if self.failure is not None:
+            raise self.failure
+
+    def _run(self) -> None:
+        while (load := self._queue.get()) is not None:
+            if self.failure is not None:
+                continue  # drain: the stage raises the failure
+            try:
+                result = self._load(load.outcomes, load.updates, load.templates)
+                self.loads += 1
+                if self._on_loaded is not None:
+                    self._on_loaded(result)
+            except BaseException as exc:  # noqa: BLE001 - handed to the stage's thread, which raises it
+                self.failure = exc
+            finally:
+                self._done(load.page_bytes)
 
 
 @dataclass
@@ -128,8 +174,8 @@ def stream_work(
     on_loaded: Callable[[BatchResult], None] | None = None,
 ) -> StreamCounts:
     """Every item fetched (or decided), judged and loaded; returns when the last outcome is committed."""
-    stage = _Stage(items, work, judge=judge, load=load, templates_for=templates_for, limits=limits)
-    return stage.run(fetcher, on_fetched=on_fetched, on_loaded=on_loaded)
+    stage = _Stage(items, work, judge=judge, templates_for=templates_for, limits=limits)
+    return stage.run(fetcher, load=load, on_fetched=on_fetched, on_loaded=on_loaded)
 
 
 class _Stage(Generic[W]):
@@ -139,28 +185,27 @@ class _Stage(Generic[W]):
         work: StreamWork[W],
         *,
         judge: JudgeFn,
-        load: LoadFn,
         templates_for: Callable[[set[str]], dict[str, SiteTemplate | None]],
         limits: StreamLimits,
     ) -> None:
         self.items = items
         self.work = work
         self.judge = judge
-        self.load = load
         self.templates_for = templates_for
         self.limits = limits
-        self.mailbox = _Mailbox(max(limits.max_unjudged, limits.judge_chunk))
+        self.mailbox = _Mailbox()
+        self.lock = threading.Lock()  # pages and templates, shared with the fetch workers
         self.templates: dict[str, SiteTemplate | None] = {}
         self.pages: dict[int, PageInput] = {}  # fetched, waiting for their decision
-        self.chunk: list[int] = []  # fetched, not yet sent to judging
+        self.chunk: list[int] = []  # fetched, not yet sent to judging (Dask)
         self.chunk_since = 0.0
-        self.remaining = len(items)  # items without a loaded outcome
+        self.remaining = len(items)  # items without an outcome handed to the loader
         self.unfetched = 0
-        self.judging = 0  # chunks out
         self.group_left: dict[int, int] = {}
         self.buffer: list[EntryOutcome] = []
         self.buffer_updates: list[FeedUpdate] = []
         self.buffer_judged: list[tuple[PageInput, Decision]] = []
+        self.buffer_bytes = 0
         self.buffer_since = 0.0
         self.counts = StreamCounts()
 
@@ -168,6 +213,7 @@ class _Stage(Generic[W]):
         self,
         fetcher: Fetcher,
         *,
+        load: LoadFn,
         on_fetched: Callable[[PageFetch], None] | None,
         on_loaded: Callable[[BatchResult], None] | None,
     ) -> StreamCounts:
@@ -175,50 +221,87 @@ class _Stage(Generic[W]):
             group = self.work.group(item)
             if group is not None:
                 self.group_left[group] = self.group_left.get(group, 0) + 1
-        self.on_loaded = on_loaded
-        stream: PageStream[int] = PageStream(
+        self.stream: PageStream[int] = PageStream(
             fetcher,
             self._fetched_callback(on_fetched),
             in_flight=self.limits.in_flight,
             retries=self.limits.retries,
             check_robots=self.limits.check_robots,
+            max_backlog_bytes=self.limits.max_unloaded_bytes,
         )
+        self.loader = _Loader(load, on_loaded, self.stream.consumed, self.limits.max_loads_queued)
         failed = True
         try:
             for index, item in enumerate(self.items):
                 url = self.work.url(item)
                 if url is None:
-                    self._add(index, self.work.decided(item), None)
+                    self._add(index, self.work.decided(item), None, 0)
                 else:
                     self.unfetched += 1
-                    stream.submit(index, url)
-            self._flush_if_due(force=self.unfetched == 0)
+                    self.stream.submit(index, url)
+            self._flush_if_due()
             while self.remaining:
                 self._step()
+            self.loader.finish()
             failed = False
         finally:
-            self.mailbox.close()
-            stream.close(wait=not failed)
+            if failed:
+                self.loader.abandon()
+            self.stream.close(wait=not failed)
+        self.counts.loads = self.loader.loads
         return self.counts
 
     def _fetched_callback(self, on_fetched: Callable[[PageFetch], None] | None) -> Callable[[int, PageFetch], None]:
         def fetched(index: int, result: PageFetch) -> None:
-            self.mailbox.fetched(index, result)
+            if result.page is not None and self.limits.judge_on_arrival:
+                self._hold_page(index, result)
+                self._send([index])
+                self.mailbox.put("judging", index)
+            else:
+                self.mailbox.put("fetched", (index, result))
             if on_fetched is not None:
                 on_fetched(result)
 
         return fetched
 
+    def _hold_page(self, index: int, result: PageFetch) -> None:
+        """Keep the page to judge, with what earlier pages taught about its site."""
+        page = self.work.page_input(self.items[index], result)
+        site = template_site(page.final_url)
+        with self.lock:
+            known = site in self.templates
+        if not known:
+            found = self.templates_for({site})
+            with self.lock:
+                for name, template in found.items():
+                    self.templates.setdefault(name, template)
+        with self.lock:
+            self.pages[index] = replace(page, template=self.templates.get(site))
+
+    def _send(self, indexes: list[int]) -> None:
+        with self.lock:
+            pages = [self.pages[index] for index in indexes]
+        future = self.judge(pages)
+        future.add_done_callback(functools.partial(self._judged_callback, indexes))
+
+    def _judged_callback(self, indexes: list[int], future: Future[list[Decision]]) -> None:
+        self.mailbox.put("judged", (indexes, future))
+
     def _step(self) -> None:
+        self.loader.check()
+        self.stream.check()
         event = self.mailbox.take(self._wait_time())
         if event is not None:
             kind, payload = event
             if kind == "fetched":
                 self._on_fetched(*payload)
+            elif kind == "judging":
+                self.unfetched -= 1
+                self.counts.pages_fetched += 1
             else:
                 self._on_judged(*payload)
-        self._send_chunk(force=False)
-        self._flush_if_due(force=False)
+        self._send_chunk()
+        self._flush_if_due()
 
     def _wait_time(self) -> float:
         now = time.monotonic()
@@ -231,45 +314,42 @@ class _Stage(Generic[W]):
 
     def _on_fetched(self, index: int, result: PageFetch) -> None:
         self.unfetched -= 1
-        item = self.items[index]
         if result.page is None:
-            self._add(index, self.work.failed(item, result), None)
+            self._add(index, self.work.failed(self.items[index], result), None, 0)
             return
         self.counts.pages_fetched += 1
-        page = self.work.page_input(item, result)
-        site = template_site(page.final_url)
-        if site not in self.templates:
-            self.templates.update(self.templates_for({site}))
-        self.pages[index] = replace(page, template=self.templates.get(site))
+        self._hold_page(index, result)
         if not self.chunk:
             self.chunk_since = time.monotonic()
         self.chunk.append(index)
 
-    def _send_chunk(self, *, force: bool) -> None:
+    def _send_chunk(self) -> None:
+        """Pages gathered for judging on Dask: a chunk goes when full, when it waited long enough, or when
+        nothing more is coming."""
         while self.chunk:
             full = len(self.chunk) >= self.limits.judge_chunk
             aged = time.monotonic() - self.chunk_since >= JUDGE_CHUNK_WAIT
-            if not (force or full or aged or self.unfetched == 0):
+            if not (full or aged or self.unfetched == 0):
                 return
             indexes, self.chunk = self.chunk[: self.limits.judge_chunk], self.chunk[self.limits.judge_chunk :]
             self.chunk_since = time.monotonic()
-            future = self.judge([self.pages[index] for index in indexes])
-            self.judging += 1
-            future.add_done_callback(functools.partial(self.mailbox.judged, indexes))
+            self._send(indexes)
 
     def _on_judged(self, indexes: list[int], future: Future[list[Decision]]) -> None:
-        self.judging -= 1
-        self.mailbox.done_judging(len(indexes))
         decisions = future.result()  # a failure in judging is a bug: it ends the run, as a batch's did
         for index, decision in zip(indexes, decisions, strict=True):
-            page = self.pages.pop(index)
+            with self.lock:
+                page = self.pages.pop(index)
             judged = attach_page(decision, page)
-            self._add(index, self.work.judged(self.items[index], judged), (page, judged))
+            self._add(index, self.work.judged(self.items[index], judged), (page, judged), len(page.body))
 
-    def _add(self, index: int, outcome: EntryOutcome, judged: tuple[PageInput, Decision] | None) -> None:
+    def _add(
+        self, index: int, outcome: EntryOutcome, judged: tuple[PageInput, Decision] | None, page_bytes: int
+    ) -> None:
         if not self.buffer:
             self.buffer_since = time.monotonic()
         self.buffer.append(outcome)
+        self.buffer_bytes += page_bytes
         if judged is not None:
             self.buffer_judged.append(judged)
         group = self.work.group(self.items[index])
@@ -278,21 +358,20 @@ class _Stage(Generic[W]):
             if self.group_left[group] == 0 and group in self.work.group_updates:
                 self.buffer_updates.append(self.work.group_updates[group])
 
-    def _flush_if_due(self, *, force: bool) -> None:
+    def _flush_if_due(self) -> None:
+        """Hand the gathered outcomes to the loader when there are enough, they waited long enough, or they
+        are the last ones."""
         if not self.buffer:
             return
         full = len(self.buffer) >= self.limits.load_size
         aged = time.monotonic() - self.buffer_since >= self.limits.load_interval
         everything = len(self.buffer) == self.remaining
-        if not (force or full or aged or everything):
+        if not (full or aged or everything):
             return
-        learned = learn_site_templates(self.templates, self.buffer_judged)
-        self.templates.update(learned)
-        result = self.load(
-            self.buffer, self.buffer_updates, {site: template.to_json() for site, template in learned.items()}
-        )
+        with self.lock:
+            learned = learn_site_templates(self.templates, self.buffer_judged)
+            self.templates.update(learned)
+        templates = {site: template.to_json() for site, template in learned.items()}
+        self.loader.submit(_Load(self.buffer, self.buffer_updates, templates, self.buffer_bytes))
         self.remaining -= len(self.buffer)
-        self.counts.loads += 1
-        self.buffer, self.buffer_updates, self.buffer_judged = [], [], []
-        if self.on_loaded is not None:
-            self.on_loaded(result)
+        self.buffer, self.buffer_updates, self.buffer_judged, self.buffer_bytes = [], [], [], 0
