@@ -55,7 +55,7 @@ REPO = HERE.parent
 if str(REPO) not in sys.path:  # `python bench/run.py` puts bench/ on the path, not the repository
     sys.path.insert(0, str(REPO))
 
-from bench import limit, peer, procs  # noqa: E402
+from bench import limit, peer, procs, realweb  # noqa: E402
 from bench import search as search_bench  # noqa: E402
 from bench import web as web_bench  # noqa: E402
 from bench.newsweb import article_path, default_pages_dir, feed_path  # noqa: E402
@@ -203,8 +203,11 @@ def write_feeds_file(path: Path, web_url: str, feeds: int, entries: int) -> Path
     return path
 
 
-def run_ingest(ctx: Context, label: str, database_url: str, feeds_file: Path) -> dict[str, Any]:
-    """One `bench/ingest.py` process; its tree sampled for memory and CPU, the services' CPU beside."""
+def run_ingest(
+    ctx: Context, label: str, database_url: str, feeds_file: Path, env: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """One `bench/ingest.py` process (environment `env`, else the Context's); its tree sampled for memory and
+    CPU, the services' CPU beside."""
     log(f"{label}: ingest into {database_url.split('@')[-1]}")
     stderr_path = ctx.workdir / f"{label}.stderr"
     services_before = _services_cpu(ctx)
@@ -214,7 +217,7 @@ def run_ingest(ctx: Context, label: str, database_url: str, feeds_file: Path) ->
             [sys.executable, str(HERE / "ingest.py"), "--database-url", database_url, "--feeds-file", str(feeds_file)],
             stdout=subprocess.PIPE,
             stderr=stderr,
-            env=ctx.ingest_env(),
+            env=env or ctx.ingest_env(),
         )
         with procs.TreeSampler(process.pid, interval=0.1) as sampler:
             stdout, _ = process.communicate()
@@ -461,8 +464,6 @@ def table(figures: dict[str, Any]) -> str:
             f"<= {TARGETS['search_p95_ms']:.0f} ms",
             found["p95_ms"] <= TARGETS["search_p95_ms"],
         )
-    for row in web_bench.table_rows(figures.get("web")):
-        add(*row)
     memory = figures.get("memory")
     if memory:
         add(
@@ -472,6 +473,10 @@ def table(figures: dict[str, Any]) -> str:
             memory["peak_rss_mb"] <= TARGETS["peak_rss_mb"],
         )
         add("  peak PSS (shared pages counted once)", _fmt(memory["peak_pss_mb"], " MB"))
+    for row in realweb.table_rows(figures.get("realweb")):
+        add(*row)
+    for row in web_bench.table_rows(figures.get("web")):
+        add(*row)
     peer_figures = figures.get("peer", {})
     speed = peer_figures.get("speed")
     ours_rate = figures.get("cold", {}).get("sqlite", {}).get("pages_per_s")
@@ -508,10 +513,11 @@ SMALL = {
     "search_articles": 2000,
     "search_rounds": 3,
     "peer_articles": 40,
+    **realweb.SMALL,
 }
-PHASES = ("limit", "cold", "warm", "postgres", "search", "web", "peer", "eval", "dedup")
+PHASES = ("limit", "cold", "warm", "postgres", "search", "web", "peer", "realweb", "eval", "dedup")
 # bench/dedup.py takes several minutes on its own: `--only` it (or add it) when its figures are wanted.
-DEFAULT_PHASES = ("limit", "cold", "warm", "postgres", "search", "web", "peer", "eval")
+DEFAULT_PHASES = ("limit", "cold", "warm", "postgres", "search", "web", "peer", "realweb", "eval")
 # bench/events.py (event stories): time per article of the event step at 10k and 100k stored articles.
 PHASES += ("events",)
 DEFAULT_PHASES += ("events",)
@@ -532,6 +538,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--search-articles", type=int, default=100_000, help="synthetic articles (default 100000)")
     parser.add_argument("--search-rounds", type=int, default=5, help="timed calls per search query (default 5)")
     parser.add_argument("--peer-articles", type=int, default=200, help="URLs newspaper4k fetches (default 200)")
+    realweb.add_arguments(parser)
     parser.add_argument("--workers", type=int, default=0, help="extraction processes; 0: one per core")
     parser.add_argument("--batch-size", type=int, default=100, help="RARE_NEWS_BATCH_SIZE for the runs")
     parser.add_argument("--fetch-concurrency", type=int, default=8, help="pages fetched at once (and per host)")
@@ -594,7 +601,7 @@ def main(argv: list[str] | None = None) -> int:
             web_url, web_process = stack.enter_context(news_web(pages_dir, logs))
             log(f"news web at {web_url}")
             prefect_api, prefect_process = args.prefect_api_url, None
-            needs_prefect = args.phases & {"cold", "warm", "postgres"}
+            needs_prefect = args.phases & {"cold", "warm", "postgres", "realweb"}
             if needs_prefect and prefect_api is None:
                 prefect_api, prefect_process, startup = stack.enter_context(
                     prefect_server(workdir / "prefect-home", logs)
@@ -699,6 +706,8 @@ def measure_all(ctx: Context, pages_dir: Path, figures: dict[str, Any]) -> None:
                 log(f"search postgres: p50 {pg['p50_ms']} ms, p95 {pg['p95_ms']} ms")
                 if "web" in args.phases:
                     figures.setdefault("web", {})["postgres"] = web_bench.measure(url, *web_args)
+    if "realweb" in args.phases:
+        figures["realweb"] = realweb.measure(ctx, pages_dir)
     if "peer" in args.phases:
         figures["peer"] = {"newspaper4k": peer.version()}
         if figures["peer"]["newspaper4k"] is None:
