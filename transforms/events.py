@@ -54,11 +54,12 @@ MIN_SHARED = 5.0
 # its shared weight from the kinds that name one event (numbers with units, names, companies, people).
 SPECIFIC_KINDS = frozenset({"num", "name", "company", "person"})
 MIN_SPECIFIC = 3.0
+# Candidate events are looked up by these keys only: an event an article can join shares one of them (see
+# MIN_SPECIFIC), and elements or places would match every event of the week.
+LOOKUP_KINDS = SPECIFIC_KINDS
 WINDOW_DAYS = 3
 # An event keeps the keys that carry most of its weight: enough to score, small enough to store and read.
 MAX_EVENT_KEYS = 80
-# Candidate events are looked up by these keys only (tags of a common kind would match every event that day).
-LOOKUP_KINDS = frozenset({"num", "name", "company", "person", "element"})
 
 # --- numbers -----------------------------------------------------------------------------------------------
 
