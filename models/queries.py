@@ -269,17 +269,20 @@ def story_articles(engine: Engine, story_id: int) -> list[ArticleView]:
         return views
 
 
-def _distinct_stories(connection: Connection, statement: Any, *, scored: bool, limit: int) -> list[ArticleView]:
+def _distinct_stories(
+    connection: Connection, statement: Any, *, scored: bool, limit: int, window: int | None = None
+) -> list[ArticleView]:
     """One view per story among a search's matches: the story's canonical article, ranked by the story's best
-    match (with no query words, by its newest matching copy), as the rows it stands for would be."""
+    match (with no query words, by its newest matching copy), as the rows it stands for would be. `window`: only
+    the statement's first `newest` rows in its own order count (no query words: the newest matches, as a ranked
+    search ranks its newest RANKING_WINDOW; grouping every article with a common tag took 0.4 s at 100k)."""
+    matches = statement.with_only_columns(
+        _DISTINCT_ID.label("story_id"),
+        statement.selected_columns["score"].label("score") if scored else literal_column("0").label("score"),
+        ARTICLE.c.published_at.label("published_at"),
+    )
     matches = (
-        statement.with_only_columns(
-            _DISTINCT_ID.label("story_id"),
-            statement.selected_columns["score"].label("score") if scored else literal_column("0").label("score"),
-            ARTICLE.c.published_at.label("published_at"),
-        )
-        .order_by(None)
-        .limit(None)
+        (matches.limit(window) if window else matches.order_by(None).limit(None))
         # Materialised: SQLite would otherwise flatten it into the grouping, where bm25() may not run.
         .cte("matches")
         .prefix_with("MATERIALIZED")
@@ -597,7 +600,9 @@ def _unranked_or_cjk_search(
             .limit(limit)
         )
     if distinct:
-        return _distinct_stories(connection, statement, scored=bool(_WORD.search(query or "")), limit=limit)
+        words = bool(_WORD.search(query or ""))
+        window = None if words else max(RANKING_WINDOW, 4 * limit)
+        return _distinct_stories(connection, statement, scored=words, limit=limit, window=window)
     return [_view(row, row.score) for row in connection.execute(statement)]
 
 

@@ -142,21 +142,17 @@ class SearchPage:
     facets: dict[str, list[FacetValue]] = field(default_factory=dict)
 
 
-def _window(connection: Connection, query: str, filters: SearchFilters) -> Any:
-    """The ids of the articles a search ranks (its newest RANKING_WINDOW matches), as a subquery."""
+def _window(connection: Connection, query: str, filters: SearchFilters) -> list[int]:
+    """The ids of the articles a search ranks: its newest RANKING_WINDOW matches. Read once and then named by id:
+    joined as a subquery, SQLite re-planned it into every facet's query (1.1 s for a tag filter at 100k)."""
     if _WORD.search(query or "") and not has_cjk(query):
         ranked = _ranked_window(connection, query, filters, _tag_ids(connection, filters))
-        return select(ranked.c.article_id.label("id")).subquery("window")
+        return list(connection.execute(select(ranked.c.article_id)).scalars())
     clauses = _filter_clauses(filters, _tag_ids(connection, filters))
     if _WORD.search(query or ""):
         clauses.append(cjk_match(connection.dialect.name, query)[0])
-    return (
-        select(ARTICLE.c.id)
-        .where(*clauses)
-        .order_by(*_newest_first(connection.dialect.name))
-        .limit(RANKING_WINDOW)
-        .subquery("window")
-    )
+    newest = select(ARTICLE.c.id).where(*clauses).order_by(*_newest_first(connection.dialect.name))
+    return list(connection.execute(newest.limit(RANKING_WINDOW)).scalars())
 
 
 def _month(dialect: str) -> Any:
@@ -165,42 +161,39 @@ def _month(dialect: str) -> Any:
     return func.to_char(func.timezone(literal_column("'UTC'"), ARTICLE.c.published_at), literal_column("'YYYY-MM'"))
 
 
-def _facets(connection: Connection, window: Any, *, distinct: bool) -> tuple[int, dict[str, list[FacetValue]]]:
-    """(matches, facets) over the window: articles, or stories when `distinct` (one per event, else per copy
-    story, as a distinct search shows them), per value."""
-    counted = func.count(_DISTINCT_ID.distinct()) if distinct else func.count()
-    in_window = ARTICLE.join(window, window.c.id == ARTICLE.c.id)
-    matches = connection.execute(select(counted).select_from(in_window)).scalar_one()
+def _facets(connection: Connection, window: list[int], *, distinct: bool) -> tuple[int, dict[str, list[FacetValue]]]:
+    """(matches, facets) over the window's articles: articles, or stories when `distinct` (one per event, else per
+    copy story, as a distinct search shows them), per value. Two reads of at most RANKING_WINDOW articles and
+    their tags, counted here: one grouped query per facet cost five times the window's lookups."""
     facets: dict[str, list[FacetValue]] = {kind: [] for kind in (*FACET_KINDS, "language", "site", "month")}
-    if not matches:
+    if not window:
         return 0, facets
-    tagged = in_window.join(ARTICLE_TAG, ARTICLE_TAG.c.article_id == ARTICLE.c.id).join(
-        TAG, TAG.c.id == ARTICLE_TAG.c.tag_id
+    unit = _DISTINCT_ID if distinct else ARTICLE.c.id
+    articles = connection.execute(
+        select(
+            ARTICLE.c.id, unit.label("unit"), ARTICLE.c.language, ARTICLE.c.site, _month(connection.dialect.name)
+        ).where(ARTICLE.c.id.in_(window))
+    ).all()
+    unit_of = {row[0]: row[1] for row in articles}
+    counters: dict[str, dict[str, set[int]]] = {kind: {} for kind in facets}
+    for _, unit_id, *values in articles:
+        for kind, value in zip(("language", "site", "month"), values, strict=True):
+            if value is not None:
+                counters[kind].setdefault(str(value), set()).add(unit_id)
+    tags = connection.execute(
+        select(ARTICLE_TAG.c.article_id, TAG.c.kind, TAG.c.name)
+        .join(TAG, TAG.c.id == ARTICLE_TAG.c.tag_id)
+        .where(ARTICLE_TAG.c.article_id.in_(window), TAG.c.kind.in_(FACET_KINDS))
     )
-    rows = connection.execute(
-        select(TAG.c.kind, TAG.c.name, counted.label("n"))
-        .select_from(tagged)
-        .where(TAG.c.kind.in_(FACET_KINDS))
-        .group_by(TAG.c.kind, TAG.c.name)
-        .order_by(counted.desc(), TAG.c.name)
-    )
-    for kind, name, count in rows:
-        if len(facets[kind]) < FACET_VALUES:
-            facets[kind].append(FacetValue(name, count))
-    month = _month(connection.dialect.name)
-    for kind, expression in (("language", ARTICLE.c.language), ("site", ARTICLE.c.site), ("month", month)):
-        grouped = (
-            select(expression.label("value"), counted.label("n"))
-            .select_from(in_window)
-            .where(expression.is_not(None))
-            .group_by(expression)
-        )
-        order = [expression.desc()] if kind == "month" else [counted.desc(), expression]
-        facets[kind] = [
-            FacetValue(str(value), count)
-            for value, count in connection.execute(grouped.order_by(*order).limit(FACET_VALUES))
-        ]
-    return matches, facets
+    for article_id, kind, name in tags:
+        counters[kind].setdefault(name, set()).add(unit_of[article_id])
+    for kind, counted in counters.items():
+        if kind == "month":
+            ordered = sorted(counted.items(), reverse=True)  # newest month first
+        else:
+            ordered = sorted(counted.items(), key=lambda item: (-len(item[1]), item[0]))
+        facets[kind] = [FacetValue(value, len(units)) for value, units in ordered[:FACET_VALUES]]
+    return len(set(unit_of.values())), facets
 
 
 def search_page(
@@ -226,10 +219,9 @@ def search_page(
 def newest_matches(engine: Engine, query: str, *, filters: SearchFilters, limit: int = 50) -> list[ArticleView]:
     """The newest articles among a search's matches, newest first (Atom feeds of searches and watches)."""
     with engine.connect() as connection:
-        window = _window(connection, query, filters)
         ids = (
             select(ARTICLE.c.id, literal_column("NULL").label("score"))
-            .join(window, window.c.id == ARTICLE.c.id)
+            .where(ARTICLE.c.id.in_(_window(connection, query, filters)))
             .order_by(*_newest_first(connection.dialect.name))
             .limit(limit)
         )
