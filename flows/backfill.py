@@ -38,8 +38,9 @@ from connectors.sitemaps import (
 )
 from flows.common import load_taxonomy, prepare_store, relevance_threshold
 from flows.executor import shutdown_pool
-from flows.ingest import LoadCounts, judging, site_templates, stream_limits
+from flows.ingest import judging, site_templates, stream_limits
 from flows.progress import Reporter
+from flows.runs import LoadCounts
 from flows.settings import ConfigError, Settings, get_settings, parse_date
 from flows.streaming import StreamWork, stream_work
 from models import ops, store

@@ -120,15 +120,20 @@ def run(
     from flows.settings import load_feeds_file
 
     load_feeds_file(feeds or settings.feeds_path)  # a bad feeds file is one line, before anything heavy loads
-    from flows.common import quiet_prefect
+    from flows.runs import run_if_nothing_due
 
-    quiet_prefect(verbose)  # before Prefect is imported: it reads its settings at import
-    from flows.ingest import ingest_flow
-    from flows.progress import Reporter
+    summary = run_if_nothing_due(settings, feeds, force)  # no feed due: recorded without starting Prefect
+    if summary is None:
+        from flows.common import quiet_prefect
 
-    if not verbose:
-        _without_failure_reports("prefect.flow_runs", "prefect.task_runs")
-    summary = ingest_flow(settings)(feeds_file=feeds, settings=settings, reporter=Reporter.for_terminal(), force=force)
+        quiet_prefect(verbose)  # before Prefect is imported: it reads its settings at import
+        from flows.ingest import ingest_flow
+        from flows.progress import Reporter
+
+        if not verbose:
+            _without_failure_reports("prefect.flow_runs", "prefect.task_runs")
+        reporter = Reporter.for_terminal()
+        summary = ingest_flow(settings)(feeds_file=feeds, settings=settings, reporter=reporter, force=force)
     _print_summary(summary)
 
 

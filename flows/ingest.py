@@ -11,8 +11,6 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 from concurrent.futures import Future
-from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
@@ -33,9 +31,10 @@ from flows.common import (
 )
 from flows.executor import default_workers, judge_pages, shutdown_pool, submit_judging
 from flows.progress import Reporter
-from flows.settings import FeedSpec, Settings, get_settings, load_feeds_file
+from flows.runs import STATISTICS_AT, LoadCounts, RunSummary, due_feeds, select_feeds  # noqa: F401 - also named here
+from flows.settings import Settings, get_settings
 from flows.streaming import JudgeFn, StreamLimits, StreamWork, stream_work
-from flows.watches import WatchReport, after_run
+from flows.watches import after_run
 from models import store
 from models.ops import FeedClaims, close_abandoned_runs
 from models.store import BatchResult, EntryOutcome, FeedRow, FeedUpdate
@@ -53,69 +52,6 @@ def unwalked(value: T) -> T:
     """Hand a task a value Prefect passes through as is: it would otherwise walk every page, entry and
     taxonomy term looking for futures (about a tenth of the flow process's CPU per page in `make bench`)."""
     return cast(T, quote(value))
-
-
-# Articles stored in a run after which the store's planner statistics are refreshed: a run that fills a new
-# database would otherwise look up stories with plans made for empty tables (models.store.refresh_statistics).
-STATISTICS_AT = (50, 250, 1_000, 5_000, 25_000, 125_000)
-
-
-@dataclass(kw_only=True)
-class LoadCounts:
-    """What the loads of a run did, load by load (shared by ingest and backfill summaries)."""
-
-    articles_stored: int = 0
-    duplicates: int = 0
-    near_duplicates: int = 0
-    irrelevant: int = 0
-    failed: int = 0
-
-    def add_batch(self, result: BatchResult) -> bool:
-        """Count a load; True when the store should refresh its planner statistics now (the articles
-        stored by this run have crossed one of STATISTICS_AT)."""
-        before = self.articles_stored
-        self.articles_stored += result.stored
-        self.duplicates += result.duplicates
-        self.near_duplicates += result.near_duplicates
-        self.irrelevant += result.irrelevant
-        self.failed += result.failed
-        return any(before < mark <= self.articles_stored for mark in STATISTICS_AT)
-
-
-@dataclass
-class RunSummary(LoadCounts):
-    run_id: int | None = None
-    feeds_polled: int = 0
-    feeds_not_modified: int = 0
-    feeds_failed: int = 0
-    feeds_not_due: int = 0
-    entries_new: int = 0
-    pages_fetched: int = 0
-    feed_errors: list[tuple[str, str]] = field(default_factory=list)
-    article_ids: list[int] = field(default_factory=list)  # stored by this run
-    watch_matches: list[WatchReport] = field(default_factory=list)  # flows/watches.py
-
-    def run_counts(self) -> dict[str, int]:
-        keys = [
-            "feeds_polled",
-            "feeds_not_modified",
-            "feeds_failed",
-            "entries_new",
-            "pages_fetched",
-            "articles_stored",
-            "duplicates",
-            "near_duplicates",
-            "irrelevant",
-            "failed",
-        ]
-        return {key: getattr(self, key) for key in keys}
-
-    def add_batch(self, result: BatchResult) -> bool:
-        self.article_ids.extend(result.article_ids)
-        return super().add_batch(result)
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 # --- tasks -------------------------------------------------------------------------------------------------
@@ -166,7 +102,7 @@ def ingest(
     try:
         for run_id in close_abandoned_runs(engine, claims):
             reporter.line(f"run {run_id} was left running by a process that stopped; marked abandoned")
-        feeds = _due_feeds(_select_feeds(engine, settings, feeds_file), force, summary)
+        feeds = due_feeds(select_feeds(engine, settings, feeds_file), force, summary)
         feeds = claims.take(feeds, on_busy=lambda feed: reporter.line(f"feed taken by another run now: {feed.url}"))
         with Fetcher(settings.fetch_policy()) as fetcher:
             polls = poll_feeds(fetcher, unwalked(feeds), unwalked(settings))
@@ -205,25 +141,6 @@ def ingest_flow(settings: Settings) -> Any:
 
 
 # --- the steps -------------------------------------------------------------------------------------------------
-
-
-def _select_feeds(engine: Any, settings: Settings, feeds_file: Path | None) -> list[FeedRow]:
-    """The feeds of FEEDS_FILE only, when given; else the configured feeds plus those added with `feeds add`."""
-    specs: list[FeedSpec] = load_feeds_file(feeds_file or settings.feeds_path)
-    store.upsert_feeds(engine, [(spec.url, spec.name, spec.topical) for spec in specs])
-    return store.feeds_to_poll(engine, [spec.url for spec in specs] if feeds_file else None)
-
-
-def _due_feeds(feeds: list[FeedRow], force: bool, summary: RunSummary) -> list[FeedRow]:
-    """Feeds backing off after failures wait for their next_poll_at, unless forced."""
-    now = datetime.now(UTC)
-    due = [feed for feed in feeds if force or feed.next_poll_at is None or _utc(feed.next_poll_at) <= now]
-    summary.feeds_not_due = len(feeds) - len(due)
-    return due
-
-
-def _utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
 
 
 def plan_run(
