@@ -303,7 +303,9 @@ def page_links(tree: _Element, url: str) -> Links:
         href = (anchor.get("href") or "").strip()
         if not href or href.startswith("#"):
             continue
-        text = normalize_whitespace("".join(anchor.itertext()))
+        text = "".join(anchor.itertext())
+        if "  " in text or "\n" in text or "\t" in text or "\xa0" in text or text[:1].isspace() or text[-1:].isspace():
+            text = normalize_whitespace(text)  # most anchor texts are a clean line already
         if len(text) >= MIN_ANCHOR_CHARS:
             every.add(text)
         if not _is_internal(href, home, hosts):

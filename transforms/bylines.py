@@ -52,7 +52,8 @@ _DATE = re.compile(
     re.IGNORECASE,
 )
 _DATE_NAME = re.compile(rf"{_MONTH}(?:\s+\d{{1,2}})?(?:,?\s+\d{{4}})?|\d[\d\s/.:-]*", re.IGNORECASE)
-_LABELLED = re.compile(rf"^\s*(?:written\s+|words\s+)?by\s*:?\s+(?P<names>{_NAMES})", re.IGNORECASE)
+# Case matters in the names (a capital starts each), not in the label: "By clicking Accept" is no byline.
+_LABELLED = re.compile(rf"^\s*(?i:(?:written\s+|words\s+)?by)\s*:?\s+(?P<names>{_NAMES})")
 _NAME_AND_DATE = re.compile(rf"^\s*(?P<names>{_NAMES})\s*[–—|·•-]\s*(?P<rest>.+)$")
 _ROLE_WORDS = frozenset(
     {"staff", "writer", "reporter", "correspondent", "editor", "contributor", "columnist", "senior", "chief"}
@@ -107,7 +108,7 @@ def _clean_names(raw: str) -> tuple[str, ...]:
             continue
         if any(w.casefold() in _ROLE_WORDS for w in words):
             continue
-        if len(words) == 1 and not name.isupper():  # one word is a handle or a month, not a reporter's name
+        if len(words) == 1:  # one word is a handle, a month or an agency ("APD"), not a reporter's name
             continue
         names.append(name)
     return tuple(names)

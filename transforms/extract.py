@@ -69,11 +69,12 @@ EXTRACTOR_VERSION = f"trafilatura-{version('trafilatura')}+ren3"
 # tables kept (+0.006: results tables and figures are the article on the pages that have them); fast mode off
 # (+0.003: the comparison with trafilatura's fallback extractors rescues pages its main pass under-extracts).
 # That comparison runs readability and justext on every page, a third of extraction's time, and changes the
-# body of only the pages whose fast-mode body is short: so it runs only below FALLBACK_BELOW_CHARS.
+# body of only the pages whose fast-mode body is short: so it runs only below FALLBACK_BELOW_CHARS. That
+# threshold is refit on each fold by bench/crossval.py (TUNABLES): every fold chose 500 over 1000.
 FAVOR_PRECISION = True
 INCLUDE_TABLES = True
 FAST = False
-FALLBACK_BELOW_CHARS = 1000
+FALLBACK_BELOW_CHARS = 500
 # Where a `<meta charset>` must appear (the HTML spec's prescan looks at the first 1024 bytes; real pages put
 # long <script>/<link> blocks first, so look a little further).
 META_PRESCAN_BYTES = 4096

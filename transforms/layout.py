@@ -24,8 +24,9 @@ and removes elements with their tail text kept. Pure: the tree is changed in pla
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
 from typing import TYPE_CHECKING
+
+from lxml import etree
 
 from transforms.text import normalize_whitespace
 
@@ -38,6 +39,8 @@ LAYOUT_CELL_CHARS = 300
 WIDGET_MAX_CHARS = 300
 # A <p> shorter than this is a label or a line of a form, not a paragraph of text.
 MIN_PARAGRAPH_CHARS = 40
+# An ad slot's label sits at most this many levels above its frame or image.
+AD_SLOT_MAX_DEPTH = 3
 # An ad slot's label is at most this long ("ADVERTISEMENT", "Advertisement", "广告", "Anzeige").
 AD_LABEL_MAX_CHARS = 16
 # A teaser card is at most this long: a headline and a summary, not an article.
@@ -49,6 +52,10 @@ TEASER_HEADLINE_MIN_CHARS = 15
 CJK_CHAR_WEIGHT = 3
 
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]")
+_NORMALIZED_LENGTH = etree.XPath("string-length(normalize-space())")
+# Keys of a publication date in a page's scripts, as plain substrings (a regex over a 200 kB script costs).
+_DATA_SCRIPTS = ("application/ld+json", "application/settings+json")  # what trafilatura and htmldate read
+_DATE_KEYS = ("datePublished", "dateCreated", "date_published", "pubdate", "pubDate", "publishDate", "publish_date")
 _CELL_TAGS = ("td", "th")
 _GRID_TAGS = frozenset({"table", "tbody", "thead", "tfoot", "tr", "td", "th", "caption"})
 _REGION_MARKERS = ("table", "form", "h1", "h2")
@@ -66,6 +73,18 @@ def _text_len(el: HtmlElement) -> int:
     if text.isascii():
         return len(text)
     return len(text) + (CJK_CHAR_WEIGHT - 1) * len(_CJK.findall(text))
+
+
+def _text_over(el: HtmlElement, limit: int) -> bool:
+    """Whether an element's text is longer than `limit` as `_text_len` counts it. The containers asked about
+    are often the whole page: their plain length is taken by XPath in C, and CJK weighting is only counted
+    when it could tip the answer."""
+    plain = int(_NORMALIZED_LENGTH(el))
+    if plain > limit:
+        return True
+    if plain * CJK_CHAR_WEIGHT <= limit:
+        return False
+    return _text_len(el) > limit
 
 
 def _protected(el: HtmlElement) -> bool:
@@ -107,7 +126,7 @@ def is_layout_table(table: HtmlElement) -> bool:
     for cell in cells:
         if any(cell.find(f".//{tag}") is not None for tag in _REGION_MARKERS):
             return True
-        if _text_len(cell) > LAYOUT_CELL_CHARS:
+        if _text_over(cell, LAYOUT_CELL_CHARS):
             return True
     # A table of links (standings with linked names, headlines with dates) is still a table: the link filters
     # judge its rows.
@@ -132,33 +151,43 @@ def unwrap_layout_tables(tree: HtmlElement) -> int:
 # ---- widgets, ad slots, teaser cards -----------------------------------------------------------------------------
 
 
-def _controls(tree: HtmlElement) -> Iterable[HtmlElement]:
-    for el in tree.iter("form", "button", "input", "select", "textarea", "a"):
-        if el.tag == "a":
-            href = (el.get("href") or "").strip().lower()
-            if href != "#" and not href.startswith("javascript:"):
-                continue
-        yield el
+_FORM_CONTROLS = ("button", "input", "select", "textarea")
+
+
+_SCRIPT_LINKS = etree.XPath("//a[@href='#' or starts-with(@href, 'javascript:')]")
+
+
+def _script_links(tree: HtmlElement) -> list[HtmlElement]:
+    return list(_SCRIPT_LINKS(tree))
 
 
 def _widget_container(el: HtmlElement) -> HtmlElement | None:
-    """The largest ancestor-or-self of a control that still holds little text.
-
-    A script link (`href="#"`) also sits in article paragraphs ("enlarge", "show more"): around one, only a
-    strip directly under `<body>` (a banner) goes, else the link alone.
-    """
+    """The largest ancestor-or-self of a form or a control that still holds little text and one paragraph at
+    most; None when even the element itself is a region of text (a page wrapped in one `<form>`)."""
     best = None
     current: HtmlElement | None = el
     while current is not None and current.tag not in ("body", "html"):
-        if _protected(current) or _text_len(current) > WIDGET_MAX_CHARS or _paragraphs(current) > 1:
+        if _text_over(current, WIDGET_MAX_CHARS) or _protected(current) or _paragraphs(current) > 1:
             break
-        if current is el or (
-            current.tag in _CONTAINER_TAGS
-            and (el.tag != "a" or (current.getparent() is not None and current.getparent().tag == "body"))
-        ):
+        if current is el or current.tag in _CONTAINER_TAGS:
             best = current
         current = current.getparent()
     return best
+
+
+def _banner_around(link: HtmlElement) -> HtmlElement:
+    """A script link (`href="#"`) also sits in article paragraphs ("enlarge", "show more"): around one, only a
+    strip directly under `<body>` that holds little text (a cookie banner) goes with it, else the link alone."""
+    top = link
+    for ancestor in link.iterancestors():
+        if ancestor.tag in ("body", "html"):
+            break
+        top = ancestor
+    parent = top.getparent()
+    at_top = top is not link and parent is not None and parent.tag == "body"
+    if at_top and not (_text_over(top, WIDGET_MAX_CHARS) or _protected(top) or _paragraphs(top) > 1):
+        return top
+    return link
 
 
 def _paragraphs(el: HtmlElement) -> int:
@@ -168,35 +197,31 @@ def _paragraphs(el: HtmlElement) -> int:
 
 def drop_widgets(tree: HtmlElement) -> int:
     removed = 0
-    for control in list(_controls(tree)):
-        if control.getparent() is None or not _attached(control, tree):
-            continue
-        container = _widget_container(control)
-        if container is not None:
-            remove_keeping_tail(container)
-            removed += 1
+    # forms first, then the controls and script links still in the tree (not those that went with a form)
+    for group in (list(tree.iter("form")), list(tree.iter(*_FORM_CONTROLS))):
+        for control in group:
+            container = _widget_container(control)
+            if container is not None:
+                remove_keeping_tail(container)
+                removed += 1
+    for link in _script_links(tree):
+        remove_keeping_tail(_banner_around(link))
+        removed += 1
     return removed
-
-
-def _attached(el: HtmlElement, tree: HtmlElement) -> bool:
-    root = el
-    for root in el.iterancestors():  # noqa: B007 - the last ancestor is the root
-        pass
-    return root is tree or el is tree
 
 
 def drop_ad_slots(tree: HtmlElement) -> int:
     """Containers of a short label and an ad's frame, slot or linked image."""
     removed = 0
     for media in list(tree.iter(*_MEDIA_TAGS)):
-        if not _attached(media, tree):
-            continue
         current = media.getparent()
-        while current is not None and current.tag not in ("body", "html"):
-            length = _text_len(current)
-            if length > AD_LABEL_MAX_CHARS or _protected(current):
+        for _ in range(AD_SLOT_MAX_DEPTH):
+            if current is None or current.tag in ("body", "html"):
                 break
-            if length and len(normalize_whitespace(current.text_content()).split()) <= 2:
+            if _text_over(current, AD_LABEL_MAX_CHARS) or _protected(current):
+                break
+            label = normalize_whitespace(current.text_content())
+            if label and len(label.split()) <= 2:
                 remove_keeping_tail(current)
                 removed += 1
                 break
@@ -230,11 +255,11 @@ def _starts_with_headline(card: HtmlElement, internal: frozenset[str]) -> bool:
 def drop_teaser_cards(tree: HtmlElement, internal: frozenset[str]) -> int:
     removed = 0
     for parent in list(tree.iter(*_CARD_TAGS)):
-        if not _attached(parent, tree):
+        if len(parent) < 2:
             continue
         groups: dict[tuple[str, str], list[HtmlElement]] = {}
         for child in parent:
-            if child.tag in _CARD_TAGS:
+            if child.tag in _CARD_TAGS and len(child) >= 2:  # a card has a headline and a summary at least
                 groups.setdefault(_card_shape(child), []).append(child)
         for cards in groups.values():
             if len(cards) < 2:
@@ -242,7 +267,7 @@ def drop_teaser_cards(tree: HtmlElement, internal: frozenset[str]) -> int:
             teasers = [
                 c
                 for c in cards
-                if not _protected(c) and _text_len(c) <= TEASER_MAX_CHARS and _starts_with_headline(c, internal)
+                if not _text_over(c, TEASER_MAX_CHARS) and _starts_with_headline(c, internal) and not _protected(c)
             ]
             if len(teasers) >= 2:
                 for card in teasers:
@@ -264,15 +289,24 @@ def mark_article(tree: HtmlElement) -> HtmlElement | None:
     headline = tree.find(".//h1")
     if headline is None:
         return None
-    paragraphs = [p for p in tree.iter("p") if _text_len(p) > MIN_PARAGRAPH_CHARS]
-    total = sum(_text_len(p) for p in paragraphs)
+    # each paragraph's text counted once, into every container it sits in
+    inside: dict[HtmlElement, int] = {}
+    total = 0
+    for p in tree.iter("p"):
+        length = int(_NORMALIZED_LENGTH(p))
+        if length <= MIN_PARAGRAPH_CHARS < length * CJK_CHAR_WEIGHT:
+            length = _text_len(p)  # a short paragraph in CJK may still be one
+        if length <= MIN_PARAGRAPH_CHARS:
+            continue
+        total += length
+        for container in p.iterancestors():
+            inside[container] = inside.get(container, 0) + length
     if not total:
         return None
     for container in headline.iterancestors():
         if container.tag in ("body", "html"):
             return None
-        inside = sum(_text_len(p) for p in container.iter("p") if _text_len(p) > MIN_PARAGRAPH_CHARS)
-        if inside >= ARTICLE_TEXT_SHARE * total:
+        if inside.get(container, 0) >= ARTICLE_TEXT_SHARE * total:
             if container.tag in ("div", "section", "main", "td"):
                 container.tag = "article"
                 return container
@@ -280,8 +314,28 @@ def mark_article(tree: HtmlElement) -> HtmlElement | None:
     return None
 
 
+def drop_inert(tree: HtmlElement) -> int:
+    """Scripts, styles, SVG drawings and `<noscript>`: trafilatura removes them too, but only after copying
+    the tree; gone first, they cost neither the copy nor the steps above (a tenth of a page's extraction).
+    JSON-LD stays (titles, authors, dates), and so does a script that names a publication date (htmldate
+    reads dates in scripts)."""
+    inert = [
+        el
+        for el in tree.iter("script", "style", "svg", "noscript")
+        if el.get("type") not in _DATA_SCRIPTS and not (el.tag == "script" and _names_a_date(el.text or ""))
+    ]
+    for el in inert:
+        remove_keeping_tail(el)
+    return len(inert)
+
+
+def _names_a_date(script: str) -> bool:
+    return any(key in script for key in _DATE_KEYS)
+
+
 def clean_layout(tree: HtmlElement, internal_hrefs: frozenset[str]) -> None:
     """All of the above, in the order that lets each see the structure it needs."""
+    drop_inert(tree)
     unwrap_layout_tables(tree)
     drop_widgets(tree)
     drop_ad_slots(tree)
