@@ -6,7 +6,7 @@ a 422 with the reason, before a query runs. Empty values count as absent, as an 
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from datetime import UTC, date, datetime
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -103,11 +103,10 @@ class SearchParams:
 
     def as_query(self, **changes: Any) -> dict[str, str]:
         """The URL parameters that differ from the defaults, with `changes` applied."""
-        values = {**asdict(self), **changes}
-        defaults = asdict(SearchParams())
         query: dict[str, str] = {}
-        for name, value in values.items():
-            if value is None or value == "" or value == defaults[name]:
+        for name, default in _DEFAULTS.items():  # not dataclasses.asdict: a page makes 150 links, asdict deep-copies
+            value = changes[name] if name in changes else getattr(self, name)
+            if value is None or value == "" or value == default:
                 continue
             query[name] = ("1" if value else "0") if isinstance(value, bool) else str(value)
         return query
@@ -130,6 +129,9 @@ class SearchParams:
         chosen = {kind: getattr(self, kind) for kind in ("element", "company", "place", "topic", "language", "site")}
         chosen["month"] = self.month
         return {kind: value for kind, value in chosen.items() if value}
+
+
+_DEFAULTS = {field.name: field.default for field in fields(SearchParams)}
 
 
 def search_params(
