@@ -14,10 +14,11 @@ events stored are compared with the labels:
 Targets: pairwise precision >= 0.95 and recall >= 0.9 on English, cross-language recall >= 0.7.
 
 Speed. Time per article of the event step (`models.events.assign_loaded_article`: evidence, candidate
-lookup, scoring, writes) at 10k and at 100k stored articles, on SQLite: synthetic articles, events of 1 to 6
-articles each, about 15 new events a day, are loaded through `load_batch`; at each size a sample is loaded in
-batches and the wall time inside the event step is taken per article (median over batches), beside the whole
-load's. Target: the time per article at 100k within 1.5x of 10k.
+lookup, scoring, writes) at 10k and at 100k stored articles, on SQLite: synthetic articles (events of 1 to 6
+rewrites, four new events a day) fill one database per size as plain rows grouped by `rebuild_events`; then
+batches are loaded through `load_batch` into each database in turn, and the wall and CPU time inside the event
+step is taken per article (median over batches), beside the whole load's. Target: the time per article at
+100k within 1.5x of 10k.
 
     .venv/bin/python bench/events.py eval [--split tune|heldout|all] [--no-write]
     .venv/bin/python bench/events.py [bench] [--sizes 10000 100000] [--sample 500] [--no-write]
@@ -470,8 +471,10 @@ def _insert_articles(engine: Any, articles: Sequence[SyntheticArticle], chunk: i
 def measure_speed(sizes: Sequence[int], sample: int) -> dict[str, Any]:
     """Event-step milliseconds per article (wall and CPU) and the whole load's, at each stored size, on SQLite.
 
-    The archive is filled with plain article rows, grouped into events by `rebuild_events` (timed too: it is
-    what `dedup --rebuild` and a migration do), then SAMPLE articles are loaded through `load_batch`."""
+    One database per size, filled with plain article rows and grouped into events by `rebuild_events` (timed
+    too: it is what `dedup --rebuild` and a migration do). Then SAMPLE articles per size are loaded through
+    `load_batch`, a batch into each database in turn, so that other work on the machine weighs on every size
+    alike; the figure per size is the median over its batches."""
     import models.store as store_model
     from models.db import get_engine, migrate
     from models.events import rebuild_events
@@ -490,37 +493,39 @@ def measure_speed(sizes: Sequence[int], sample: int) -> dict[str, Any]:
     store_model.assign_loaded_article = timed_event_step  # type: ignore[assignment]
     figures: dict[str, Any] = {"database": "sqlite", "sample": sample, "batch": BENCH_BATCH, "sizes": {}}
     with tempfile.TemporaryDirectory(prefix="rare-news-bench-events-") as directory:
-        engine = get_engine(f"sqlite:///{Path(directory) / 'events.db'}")
-        migrate(engine)
-        articles = SyntheticEvents()
-        stored = 0
+        engines: dict[int, Any] = {}
+        streams: dict[int, SyntheticEvents] = {}
+        samples: dict[int, tuple[list[float], list[float], list[float]]] = {}
         for size in sorted(sizes):
+            engine = engines[size] = get_engine(f"sqlite:///{Path(directory) / f'events-{size}.db'}")
+            migrate(engine)
+            streams[size] = SyntheticEvents()
             started = time.perf_counter()
-            _insert_articles(engine, articles.take(size - stored))
-            stored = size
+            _insert_articles(engine, streams[size].take(size))
             fill_s = time.perf_counter() - started
             rebuilt = rebuild_events(engine)
-            event_ms, event_cpu_ms, load_ms = [], [], []
-            for _ in range(max(1, sample // BENCH_BATCH)):
-                batch = [article.record() for article in articles.take(BENCH_BATCH)]
+            figures["sizes"][str(size)] = {"fill_s": round(fill_s, 1), "rebuild_s": round(rebuilt.seconds, 1)}
+            figures["sizes"][str(size)]["events"] = rebuilt.events
+            samples[size] = ([], [], [])
+            print(f"events bench: {size:,} stored and grouped: {figures['sizes'][str(size)]}", flush=True)
+        for _ in range(max(1, sample // BENCH_BATCH)):
+            for size in sorted(sizes):
+                batch = [article.record() for article in streams[size].take(BENCH_BATCH)]
                 wall[0] = cpu[0] = 0.0
                 started = time.perf_counter()
-                _load(engine, batch)
+                _load(engines[size], batch)
                 elapsed = time.perf_counter() - started
-                stored += len(batch)
-                event_ms.append(wall[0] * 1000 / len(batch))
-                event_cpu_ms.append(cpu[0] * 1000 / len(batch))
-                load_ms.append(elapsed * 1000 / len(batch))
-            figures["sizes"][str(size)] = {
-                "fill_s": round(fill_s, 1),
-                "rebuild_s": round(rebuilt.seconds, 1),
-                "events": rebuilt.events,
-                "event_ms_per_article": round(statistics.median(event_ms), 3),
-                "event_cpu_ms_per_article": round(statistics.median(event_cpu_ms), 3),
-                "load_ms_per_article": round(statistics.median(load_ms), 3),
-            }
+                for series, value in zip(samples[size], (wall[0], cpu[0], elapsed), strict=True):
+                    series.append(value * 1000 / len(batch))
+        for size in sorted(sizes):
+            event_ms, event_cpu_ms, load_ms = samples[size]
+            figures["sizes"][str(size)].update(
+                event_ms_per_article=round(statistics.median(event_ms), 3),
+                event_cpu_ms_per_article=round(statistics.median(event_cpu_ms), 3),
+                load_ms_per_article=round(statistics.median(load_ms), 3),
+            )
             print(f"events bench: {size:,} stored: {figures['sizes'][str(size)]}", flush=True)
-        engine.dispose()
+            engines[size].dispose()
     smallest, largest = figures["sizes"][str(min(sizes))], figures["sizes"][str(max(sizes))]
     if smallest is not largest:
         figures["growth"] = round(largest["event_ms_per_article"] / smallest["event_ms_per_article"], 2)
