@@ -8,7 +8,9 @@ What one run measures (sizes are options; the defaults take about ten minutes on
    same run on the same number of processes: bare `trafilatura.extract` over the same pages, and the
    pipeline's own per-page work (`judge_page`) with no HTTP, no Prefect and no database (bench/limit.py).
 2. Warm poll: the SQLite run again over the same, unchanged feeds: every feed answers 304.
-3. Search: p50 and p95 of `search_articles` over SEARCH_ARTICLES synthetic articles (bench/search.py).
+3. Search: p50 and p95 of `search_articles` over SEARCH_ARTICLES synthetic articles (bench/search.py); on the
+   same stores, the web phase (bench/web.py): server time of the web app's search page, search API and article
+   pages, and the process time of `rare-news search` and `rare-news show`.
 4. Memory: peak RSS (and PSS) of the cold SQLite run's whole process tree: the flow's process, the
    forkserver and its extraction workers (bench/procs.py). The Prefect API server is a separate service
    (as in a deployment) and is reported on its own line.
