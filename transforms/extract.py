@@ -62,7 +62,7 @@ __all__ = [
 
 # Bump the suffix whenever the logic here changes what comes out for the same page: stored articles carry it,
 # and `reprocess` uses it to find articles extracted by older logic.
-EXTRACTOR_VERSION = f"trafilatura-{version('trafilatura')}+ren3"
+EXTRACTOR_VERSION = f"trafilatura-{version('trafilatura')}+ren4"
 
 # trafilatura's options, each measured on bench/extraction (F1, whitespace tokens; see bench/eval.py):
 # precision mode +0.006 over balanced; comments left out +0.002 (a reader's comment is not the article);

@@ -37,6 +37,8 @@ if TYPE_CHECKING:
 LAYOUT_CELL_CHARS = 300
 # A widget's container (sign-up box, cookie banner, share bar) holds at most this much text.
 WIDGET_MAX_CHARS = 300
+# A script link stands alone (a button) when its parent holds at most this much text besides the link's.
+LONE_LINK_CONTEXT_CHARS = 20
 # A <p> shorter than this is a label or a line of a form, not a paragraph of text.
 MIN_PARAGRAPH_CHARS = 40
 # An ad slot's label sits at most this many levels above its frame or image.
@@ -141,7 +143,8 @@ def unwrap_layout_tables(tree: HtmlElement) -> int:
         el
         for table in layout
         for el in table.iter(*_GRID_TAGS)
-        if el is table or next(el.iterancestors("table"), None) is table
+        # a nested table is judged on its own: a data table in a layout cell stays a table
+        if el is table or (el.tag != "table" and next(el.iterancestors("table"), None) is table)
     ]
     for el in grid:
         el.tag = "div"
@@ -175,9 +178,10 @@ def _widget_container(el: HtmlElement) -> HtmlElement | None:
     return best
 
 
-def _banner_around(link: HtmlElement) -> HtmlElement:
+def _banner_around(link: HtmlElement) -> HtmlElement | None:
     """A script link (`href="#"`) also sits in article paragraphs ("enlarge", "show more"): around one, only a
-    strip directly under `<body>` that holds little text (a cookie banner) goes with it, else the link alone."""
+    strip directly under `<body>` that holds little text (a cookie banner) goes with it, else the link alone
+    when it stands alone (a "Share" button), else nothing (a word of a sentence)."""
     top = link
     for ancestor in link.iterancestors():
         if ancestor.tag in ("body", "html"):
@@ -187,6 +191,10 @@ def _banner_around(link: HtmlElement) -> HtmlElement:
     at_top = top is not link and parent is not None and parent.tag == "body"
     if at_top and not (_text_over(top, WIDGET_MAX_CHARS) or _protected(top) or _paragraphs(top) > 1):
         return top
+    own = len(normalize_whitespace(link.text_content()))
+    around = link.getparent()
+    if around is not None and _text_over(around, own + LONE_LINK_CONTEXT_CHARS):
+        return None
     return link
 
 
@@ -205,8 +213,10 @@ def drop_widgets(tree: HtmlElement) -> int:
                 remove_keeping_tail(container)
                 removed += 1
     for link in _script_links(tree):
-        remove_keeping_tail(_banner_around(link))
-        removed += 1
+        widget = _banner_around(link)
+        if widget is not None:
+            remove_keeping_tail(widget)
+            removed += 1
     return removed
 
 
