@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import statistics
 import sys
@@ -317,9 +318,12 @@ def print_quality(figures: dict[str, Any]) -> None:
 
 
 def merge_results(path: Path, section: str, figures: dict[str, Any]) -> None:
+    """Read-modify-write this benchmark's key of the results file other benchmarks share."""
     existing = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
     existing.setdefault(RESULTS_KEY, {})[section] = figures
-    path.write_text(json.dumps(existing, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    tmp = path.with_suffix(f".json.tmp{os.getpid()}")
+    tmp.write_text(json.dumps(existing, indent=2, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8")
+    tmp.replace(path)
 
 
 # --- speed -------------------------------------------------------------------------------------------------
