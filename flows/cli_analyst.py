@@ -107,11 +107,15 @@ limit 200""",
     },
     "stories_by_outlets": {
         "title": "Stories carried by the most outlets",
-        "description": "A story is an article and its near-duplicate copies.",
+        "description": "A story is an event story: every outlet's coverage of one event (rewrites, copies, "
+        "translations), shown by its canonical article; copies counts its articles.",
         "sql": """select s.id as story_id, s.title, s.canonical_url, count(distinct a.site) as outlets,
   count(*) as copies, group_concat(distinct a.site) as sites
 from article a
-join article s on s.id = coalesce(a.near_duplicate_of, a.id)
+join article s on s.id = coalesce(
+  (select e.canonical_article_id from article_event ae join event e on e.id = ae.event_id
+   where ae.article_id = a.id),
+  a.near_duplicate_of, a.id)
 group by s.id
 order by outlets desc, copies desc, s.id desc
 limit 200""",
