@@ -29,6 +29,7 @@ Figures merge into bench/results.json under "events" (other keys are kept).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import random
@@ -472,8 +473,9 @@ def _insert_articles(engine: Any, articles: Sequence[SyntheticArticle], chunk: i
             connection.execute(ARTICLE_TAG.insert(), links)
 
 
-def measure_speed(sizes: Sequence[int], sample: int) -> dict[str, Any]:
-    """Event-step milliseconds per article (wall and CPU) and the whole load's, at each stored size, on SQLite.
+def measure_speed(sizes: Sequence[int], sample: int, kind: str = "sqlite") -> dict[str, Any]:
+    """Event-step milliseconds per article (wall and CPU) and the whole load's, at each stored size, on SQLite
+    (or Postgres: ``kind``, throwaway databases as bench/dedup.py makes them).
 
     One database per size, filled with plain article rows and grouped into events by `rebuild_events` (timed
     too: it is what `dedup --rebuild` and a migration do). Then SAMPLE articles per size are loaded through
@@ -495,19 +497,22 @@ def measure_speed(sizes: Sequence[int], sample: int) -> dict[str, Any]:
             cpu[0] += time.thread_time() - started_cpu
 
     store_model.assign_loaded_article = timed_event_step  # type: ignore[assignment]
-    figures: dict[str, Any] = {"database": "sqlite", "sample": sample, "batch": BENCH_BATCH, "sizes": {}}
-    with tempfile.TemporaryDirectory(prefix="rare-news-bench-events-") as directory:
+    from bench.dedup import POSTGRES_ADMIN_URL, database
+
+    figures: dict[str, Any] = {"database": kind, "sample": sample, "batch": BENCH_BATCH, "sizes": {}}
+    with contextlib.ExitStack() as databases:
         engines: dict[int, Any] = {}
         streams: dict[int, SyntheticEvents] = {}
         samples: dict[int, tuple[list[float], list[float], list[float]]] = {}
         for size in sorted(sizes):
-            engine = engines[size] = get_engine(f"sqlite:///{Path(directory) / f'events-{size}.db'}")
+            engine = engines[size] = get_engine(databases.enter_context(database(kind, POSTGRES_ADMIN_URL)))
             migrate(engine)
             streams[size] = SyntheticEvents()
             started = time.perf_counter()
             _insert_articles(engine, streams[size].take(size))
             fill_s = time.perf_counter() - started
             rebuilt = rebuild_events(engine)
+            store_model.refresh_statistics(engine)  # as a run does after its first loads (Postgres)
             figures["sizes"][str(size)] = {"fill_s": round(fill_s, 1), "rebuild_s": round(rebuilt.seconds, 1)}
             figures["sizes"][str(size)]["events"] = rebuilt.events
             samples[size] = ([], [], [])
@@ -547,6 +552,7 @@ def main(argv: list[str] | None = None) -> int:
     speed = sub.add_parser("bench", help="time per article of the event step at each size")
     speed.add_argument("--sizes", type=int, nargs="+", default=list(BENCH_SIZES))
     speed.add_argument("--sample", type=int, default=BENCH_SAMPLE)
+    speed.add_argument("--database", choices=("sqlite", "postgres"), default="sqlite")
     speed.add_argument("--no-write", action="store_true")
     args = parser.parse_args(argv)
     if args.command is None:
@@ -557,10 +563,10 @@ def main(argv: list[str] | None = None) -> int:
         if not args.no_write and not args.in_memory:
             merge_results(RESULTS_PATH, "quality", figures)
         return 0 if figures.get("all", {}).get("targets_met") else 1
-    figures = measure_speed(args.sizes, args.sample)
+    figures = measure_speed(args.sizes, args.sample, args.database)
     print(json.dumps(figures, indent=2))
     if not args.no_write:
-        merge_results(RESULTS_PATH, "speed", figures)
+        merge_results(RESULTS_PATH, "speed" if args.database == "sqlite" else f"speed_{args.database}", figures)
     return 0
 
 

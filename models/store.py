@@ -475,7 +475,9 @@ def refresh_statistics(engine: Engine) -> None:
     if engine.dialect.name != "postgresql":
         return
     with engine.begin() as connection:
-        connection.exec_driver_sql("ANALYZE article, article_band, article_tag, seen_entry, feed")
+        connection.exec_driver_sql(
+            "ANALYZE article, article_band, article_tag, seen_entry, feed, event, event_key, article_event"
+        )
 
 
 def start_run(engine: Engine, flow: str, *, before_commit: Callable[[int], None] | None = None) -> int:
