@@ -363,7 +363,10 @@ def _is_link_bar(text: str, anchors: frozenset[str]) -> bool:
     this:", "|"). Two linked names ("— Rep. Jane Doe (@jane) May 2, 2024") or linked titles are text."""
     if len(_WORD.findall(text)) > LINK_BAR_MAX_WORDS:
         return False
-    found = [a for a in anchors if len(a) <= len(text) and a in text and len(a.split()) <= LINK_BAR_LINK_WORDS]
+    # the block's words and pairs of words looked up among the anchors (not every anchor searched in the block)
+    words = text.split()
+    candidates = {*words, *(" ".join(pair) for pair in zip(words, words[1:], strict=False))}
+    found = [c for c in candidates if c in anchors]
     if len(found) < LINK_BAR_MIN_LINKS or link_share(text, found) < LINK_BAR_LINK_SHARE:
         return False
     rest = text

@@ -164,13 +164,20 @@ def _script_links(tree: HtmlElement) -> list[HtmlElement]:
     return list(_SCRIPT_LINKS(tree))
 
 
-def _widget_container(el: HtmlElement) -> HtmlElement | None:
+def _widget_container(el: HtmlElement, regions: dict[HtmlElement, bool]) -> HtmlElement | None:
     """The largest ancestor-or-self of a form or a control that still holds little text and one paragraph at
-    most; None when even the element itself is a region of text (a page wrapped in one `<form>`)."""
+    most; None when even the element itself is a region of text (a page wrapped in one `<form>`).
+
+    `regions` remembers the ancestors already judged: a page's controls share them (a form's twenty inputs
+    climb to the same sidebar), and judging a large one reads all of its text."""
     best = None
     current: HtmlElement | None = el
     while current is not None and current.tag not in ("body", "html"):
-        if _text_over(current, WIDGET_MAX_CHARS) or _protected(current) or _paragraphs(current) > 1:
+        region = regions.get(current)
+        if region is None:
+            region = _text_over(current, WIDGET_MAX_CHARS) or _protected(current) or _paragraphs(current) > 1
+            regions[current] = region
+        if region:
             break
         if current is el or current.tag in _CONTAINER_TAGS:
             best = current
@@ -205,10 +212,11 @@ def _paragraphs(el: HtmlElement) -> int:
 
 def drop_widgets(tree: HtmlElement) -> int:
     removed = 0
-    # forms first, then the controls and script links still in the tree (not those that went with a form)
-    for group in (list(tree.iter("form")), list(tree.iter(*_FORM_CONTROLS))):
-        for control in group:
-            container = _widget_container(control)
+    regions: dict[HtmlElement, bool] = {}
+    # forms first, then the visible controls and script links still in the tree (not those that went with a form)
+    for tags in (("form",), _FORM_CONTROLS):
+        for control in [c for c in tree.iter(*tags) if c.get("type") != "hidden"]:
+            container = _widget_container(control, regions)
             if container is not None:
                 remove_keeping_tail(container)
                 removed += 1
