@@ -12,6 +12,7 @@ import pytest
 from lxml import etree
 from lxml import html as lxml_html
 
+from tests.test_extract_blocks import STORY
 from transforms.blocks import Block, body_blocks, drop_page_furniture
 from transforms.bylines import credit_authors, dateline_reporters, parse_byline
 from transforms.extract import extract_article
@@ -21,14 +22,6 @@ LAYOUTS = Path(__file__).resolve().parent.parent / "bench" / "extraction" / "lay
 TRUTH = json.loads((LAYOUTS / "ground-truth.json").read_text(encoding="utf-8"))
 TABLE_PAGES = sorted(page_id for page_id, item in TRUTH.items() if item["type"].startswith("table-"))
 
-STORY = [
-    "Lynas Rare Earths said on Tuesday it had produced its first dysprosium oxide at its Malaysian plant, the"
-    " first commercial heavy rare earth separation outside China.",
-    "The company said output would reach 1,500 tonnes a year of mixed heavy rare earths once the circuit is"
-    " running at full rate, enough for a large share of the magnets sold outside China.",
-    "Analysts said the move would loosen Beijing's grip on materials used inside electric vehicle motors and"
-    " wind turbines, although prices are still set in China.",
-]
 PARAGRAPHS = "".join(f"<p>{p}</p>" for p in STORY)
 
 

@@ -40,7 +40,7 @@ from transforms.bylines import (
     tree_byline,
     without_dates,
 )
-from transforms.layout import clean_layout
+from transforms.layout import clean_layout, remove_keeping_tail
 from transforms.templates import SiteTemplate, block_key, drop_template_blocks
 from transforms.text import comparable, normalize_whitespace, split_authors
 
@@ -404,15 +404,7 @@ def _preclean(tree: HtmlElement) -> None:
             continue
         if len(el.text_content()) > _MAX_PRUNED_TEXT_SHARE * total:
             continue
-        # keep the tail: it is text of the parent that happens to follow the box
-        tail = el.tail
-        previous = el.getprevious()
-        parent.remove(el)
-        if tail:
-            if previous is not None:
-                previous.tail = (previous.tail or "") + tail
-            else:
-                parent.text = (parent.text or "") + tail
+        remove_keeping_tail(el)  # the tail is text of the parent that happens to follow the box
 
 
 # <meta> names and properties that carry the author's name (not a profile URL) on news pages.
