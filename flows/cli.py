@@ -6,7 +6,6 @@ Heavy libraries (Prefect, trafilatura) are imported inside the commands that nee
 
 from __future__ import annotations
 
-import csv
 import json
 import sys
 from datetime import datetime
@@ -422,23 +421,14 @@ def export(
 ) -> None:
     """Every stored article: one JSON object a line, or CSV with tags flattened."""
     from flows.settings import parse_date
-    from models.queries import export_csv_row, iter_articles
+    from models.queries import export_lines, iter_articles
 
     engine = _engine(_settings(database_url))
     articles = iter_articles(engine, since=parse_date(since, "--since"), include_duplicates=include_duplicates)
     handle = out.open("w", encoding="utf-8", newline="") if out else sys.stdout
     try:
-        if output is ExportFormat.jsonl:
-            for article in articles:
-                handle.write(json.dumps(article.as_dict(), ensure_ascii=False) + "\n")
-        else:
-            writer: Any = None
-            for article in articles:
-                row = export_csv_row(article)
-                if writer is None:
-                    writer = csv.DictWriter(handle, fieldnames=list(row))
-                    writer.writeheader()
-                writer.writerow(row)
+        for line in export_lines(articles, as_csv=output is ExportFormat.csv):
+            handle.write(line)
     finally:
         if out:
             handle.close()

@@ -6,9 +6,11 @@ FTS5 terms so that FTS syntax characters (`"`, `*`, `:`, `NEAR`, `-`) are search
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -653,6 +655,26 @@ def export_csv_row(article: ArticleView) -> dict[str, Any]:
     row["authors"] = "; ".join(row["authors"])
     row["tags"] = "; ".join(f"{kind}:{name}" for kind, names in row["tags"].items() for name in names)
     return row
+
+
+def export_lines(articles: Iterable[ArticleView], *, as_csv: bool = False) -> Iterator[str]:
+    """`rare-news export` as text, a line at a time (the CLI and the web app's streaming exports): JSON lines, or
+    CSV with a header from the first row's fields."""
+    if not as_csv:
+        for article in articles:
+            yield json.dumps(article.as_dict(), ensure_ascii=False) + "\n"
+        return
+    buffer = io.StringIO(newline="")
+    writer: Any = None
+    for article in articles:
+        row = export_csv_row(article)
+        if writer is None:
+            writer = csv.DictWriter(buffer, fieldnames=list(row))
+            writer.writeheader()
+        writer.writerow(row)
+        yield buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()
 
 
 @dataclass(frozen=True)

@@ -6,9 +6,6 @@ The pydantic models below are the API's documentation (/api/openapi.json). An ar
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from typing import Annotated, Any
@@ -17,7 +14,7 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict
 
-from models.queries import ArticleView, export_csv_row, get_article, iter_articles, stats, story_articles
+from models.queries import ArticleView, export_lines, get_article, iter_articles, stats, story_articles
 from models.web_queries import event_members, feed_health, search_page
 from web.deps import EngineDep
 from web.params import DATE, MAX_ID, SearchParams, midnight_utc, parse_day, search_params
@@ -272,23 +269,9 @@ def _export_articles(engine: Any, since: str | None, include_duplicates: bool) -
     return iter_articles(engine, since=midnight_utc(parse_day("since", since)), include_duplicates=include_duplicates)
 
 
-def _jsonl(articles: Iterator[ArticleView]) -> Iterator[bytes]:
-    for article in articles:
-        yield (json.dumps(article.as_dict(), ensure_ascii=False) + "\n").encode("utf-8")
-
-
-def _csv(articles: Iterator[ArticleView]) -> Iterator[bytes]:
-    buffer = io.StringIO(newline="")
-    writer: Any = None
-    for article in articles:
-        row = export_csv_row(article)
-        if writer is None:
-            writer = csv.DictWriter(buffer, fieldnames=list(row))
-            writer.writeheader()
-        writer.writerow(row)
-        yield buffer.getvalue().encode("utf-8")
-        buffer.seek(0)
-        buffer.truncate()
+def _encoded(lines: Iterator[str]) -> Iterator[bytes]:
+    for line in lines:
+        yield line.encode("utf-8")
 
 
 def _attachment(name: str) -> dict[str, str]:
@@ -307,7 +290,9 @@ def api_export_jsonl(
     articles = _export_articles(engine, since, include_duplicates)
     stamp = date.today().isoformat()
     return StreamingResponse(
-        _jsonl(articles), media_type="application/x-ndjson", headers=_attachment(f"rare-news-{stamp}.jsonl")
+        _encoded(export_lines(articles)),
+        media_type="application/x-ndjson",
+        headers=_attachment(f"rare-news-{stamp}.jsonl"),
     )
 
 
@@ -323,5 +308,7 @@ def api_export_csv(
     articles = _export_articles(engine, since, include_duplicates)
     stamp = date.today().isoformat()
     return StreamingResponse(
-        _csv(articles), media_type="text/csv; charset=utf-8", headers=_attachment(f"rare-news-{stamp}.csv")
+        _encoded(export_lines(articles, as_csv=True)),
+        media_type="text/csv; charset=utf-8",
+        headers=_attachment(f"rare-news-{stamp}.csv"),
     )
