@@ -169,37 +169,12 @@ def site_url(site: int, port: int) -> str:
 def real_web(
     pages_dir: Path, logs: Path, *, sites: int, median: float, slow_share: float, slow_seconds: float, label: str
 ) -> Iterator[int]:
-    from bench.run import _stop
+    from bench.run import port_server
 
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            str(Path(__file__)),
-            "serve",
-            "--pages-dir",
-            str(pages_dir),
-            "--sites",
-            str(sites),
-            "--median",
-            str(median),
-            "--slow-share",
-            str(slow_share),
-            "--slow-seconds",
-            str(slow_seconds),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=(logs / f"realweb-{label}.log").open("wb"),
-        start_new_session=True,
-        text=True,
-    )
-    try:
-        assert process.stdout is not None
-        port = process.stdout.readline().strip()
-        if not port.isdigit():
-            raise RuntimeError(f"the real-shaped web did not start; see {logs / f'realweb-{label}.log'}")
-        yield int(port)
-    finally:
-        _stop(process)
+    command = [sys.executable, str(Path(__file__)), "serve", "--pages-dir", str(pages_dir), "--sites", str(sites)]
+    command += ["--median", str(median), "--slow-share", str(slow_share), "--slow-seconds", str(slow_seconds)]
+    with port_server(command, logs / f"realweb-{label}.log", "the real-shaped web") as (port, _):
+        yield port
 
 
 def _feeds_file(path: Path, port: int, sites: int, entries: int) -> Path:

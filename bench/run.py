@@ -111,22 +111,26 @@ def _stop(process: subprocess.Popen[Any], grace: float = 20.0) -> None:
 
 
 @contextlib.contextmanager
-def news_web(pages_dir: Path, logs: Path) -> Iterator[tuple[str, subprocess.Popen[Any]]]:
+def port_server(command: list[str], log: Path, what: str) -> Iterator[tuple[int, subprocess.Popen[Any]]]:
+    """A server process that prints its port on its first line of stdout; stopped when the block ends."""
     process = subprocess.Popen(
-        [sys.executable, str(HERE / "newsweb.py"), "--pages-dir", str(pages_dir)],
-        stdout=subprocess.PIPE,
-        stderr=(logs / "newsweb.log").open("wb"),
-        start_new_session=True,
-        text=True,
+        command, stdout=subprocess.PIPE, stderr=log.open("wb"), start_new_session=True, text=True
     )
     try:
         assert process.stdout is not None
         port = process.stdout.readline().strip()
         if not port.isdigit():
-            raise RuntimeError(f"the news web did not start; see {logs / 'newsweb.log'}")
-        yield f"http://127.0.0.1:{port}", process
+            raise RuntimeError(f"{what} did not start; see {log}")
+        yield int(port), process
     finally:
         _stop(process)
+
+
+@contextlib.contextmanager
+def news_web(pages_dir: Path, logs: Path) -> Iterator[tuple[str, subprocess.Popen[Any]]]:
+    command = [sys.executable, str(HERE / "newsweb.py"), "--pages-dir", str(pages_dir)]
+    with port_server(command, logs / "newsweb.log", "the news web") as (port, process):
+        yield f"http://127.0.0.1:{port}", process
 
 
 @contextlib.contextmanager

@@ -17,7 +17,7 @@ stored (ledger status `skipped`, fetched again by a later backfill whose window 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import date, datetime
 from enum import StrEnum
 from pathlib import Path
@@ -48,6 +48,7 @@ from models.store import EntryOutcome, FeedRow
 from transforms.canonical import canonical_url
 from transforms.extract import EntryHints
 from transforms.pipeline import Decision, PageInput
+from transforms.work import fetched_page
 
 ORIGIN = "backfill"
 # Ledger status of a fetched page whose own date is outside the window (not in store.DONE_STATUSES).
@@ -215,25 +216,11 @@ def _outcome(
 
 
 def _page_input(candidate: Candidate, result: PageFetch) -> PageInput:
-    page = result.page
-    assert page is not None
-    return PageInput(
-        url=candidate.url,
-        final_url=page.final_url,
-        body=page.body,
-        header_charset=page.charset,
-        content_type=page.content_type,
-        etag=page.etag,
-        last_modified=page.last_modified,
-        hints=EntryHints(
-            title=candidate.title,
-            authors=candidate.authors,
-            published_at=candidate.published_at,
-            summary=candidate.summary,
-        ),
-        feed_id=None,  # the article has no feed; the ledger entry belongs to the backfill source
-        origin=ORIGIN,
+    hints = EntryHints(
+        title=candidate.title, authors=candidate.authors, published_at=candidate.published_at, summary=candidate.summary
     )
+    # The article has no feed; the ledger entry belongs to the backfill source.
+    return fetched_page(result, url=candidate.url, hints=hints, feed_id=None, origin=ORIGIN)
 
 
 def _judged_outcome(source: FeedRow, candidate: Candidate, decision: Decision, window: Window) -> EntryOutcome:
@@ -290,6 +277,10 @@ def fetch_judge_load(
                 source, item.candidate, "failed", result.error, retryable=result.retryable
             ),
             judged=judged,
+            page_key=lambda item: _canonical(item.candidate.url),
+            copied=lambda item, first: replace(
+                first, entry_key=item.candidate.entry_key, url=item.candidate.url, title=item.candidate.title
+            ),
         ),
         fetcher=fetcher,
         judge=judging(taxonomy, relevance_threshold(settings), local),

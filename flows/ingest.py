@@ -222,6 +222,8 @@ def fetch_judge_load(
             judged=plan.judged_outcome,
             group=lambda item: item.feed.id,
             group_updates=feed_updates,
+            page_key=plan.page_key,
+            copied=plan.copied_outcome,
         ),
         fetcher=fetcher,
         judge=judging(taxonomy, threshold, settings),

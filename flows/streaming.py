@@ -59,6 +59,11 @@ class StreamWork(Generic[W]):
     judged: Callable[[W, Decision], EntryOutcome]
     group: Callable[[W], int | None] = lambda _: None  # items of a group complete its update together
     group_updates: Mapping[int, FeedUpdate] = field(default_factory=dict)
+    # Items whose pages are one page (the same canonical URL): only the first is fetched, and the others take
+    # its outcome in the same transaction, right after it. Which copy is stored and which is the duplicate
+    # then follows the work's order, not the order pages happen to arrive in.
+    page_key: Callable[[W], str | None] = lambda _: None
+    copied: Callable[[W, EntryOutcome], EntryOutcome] | None = None
 
 
 @dataclass(frozen=True)
@@ -208,6 +213,7 @@ class _Stage(Generic[W]):
         self.buffer_bytes = 0
         self.buffer_since = 0.0
         self.counts = StreamCounts()
+        self.copies: dict[int, list[int]] = {}  # first item of a page -> the later items with the same page
 
     def run(
         self,
@@ -231,12 +237,19 @@ class _Stage(Generic[W]):
         )
         self.loader = _Loader(load, on_loaded, self.stream.consumed, self.limits.max_loads_queued)
         failed = True
+        leaders: dict[str, int] = {}
         try:
             for index, item in enumerate(self.items):
                 url = self.work.url(item)
                 if url is None:
                     self._add(index, self.work.decided(item), None, 0)
                 else:
+                    key = self.work.page_key(item) if self.work.copied is not None else None
+                    if key is not None and key in leaders:
+                        self.copies.setdefault(leaders[key], []).append(index)
+                        continue
+                    if key is not None:
+                        leaders[key] = index
                     self.unfetched += 1
                     self.stream.submit(index, url)
             self._flush_if_due()
@@ -357,6 +370,9 @@ class _Stage(Generic[W]):
             self.group_left[group] -= 1
             if self.group_left[group] == 0 and group in self.work.group_updates:
                 self.buffer_updates.append(self.work.group_updates[group])
+        if self.work.copied is not None:
+            for copy in self.copies.pop(index, ()):
+                self._add(copy, self.work.copied(self.items[copy], outcome), None, 0)
 
     def _flush_if_due(self) -> None:
         """Hand the gathered outcomes to the loader when there are enough, they waited long enough, or they

@@ -9,11 +9,12 @@ judged page into the ledger's words.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from connectors.feeds import FeedEntry, FeedPoll
 from connectors.pages import PageFetch
 from models.store import DONE_STATUSES, EntryOutcome, FeedRow, FeedUpdate
+from transforms.canonical import canonical_url
 from transforms.extract import EntryHints
 from transforms.pipeline import Decision, PageInput
 from transforms.relevance import entry_looks_relevant
@@ -94,19 +95,26 @@ def entry_hints(entry: FeedEntry) -> EntryHints:
 
 def page_input(item: WorkItem, result: PageFetch) -> PageInput:
     """A fetched page of a feed entry, ready to judge (its site's template is added where it is judged)."""
+    assert result.page is not None
+    url = item.entry.url or result.page.url
+    return fetched_page(result, url=url, hints=entry_hints(item.entry), feed_id=item.feed.id, origin="feed")
+
+
+def fetched_page(result: PageFetch, *, url: str, hints: EntryHints, feed_id: int | None, origin: str) -> PageInput:
+    """A fetched page as the pipeline judges it, with what its source said about it (`hints`)."""
     page = result.page
     assert page is not None
     return PageInput(
-        url=item.entry.url or page.url,
+        url=url,
         final_url=page.final_url,
         body=page.body,
         header_charset=page.charset,
         content_type=page.content_type,
         etag=page.etag,
         last_modified=page.last_modified,
-        hints=entry_hints(item.entry),
-        feed_id=item.feed.id,
-        origin="feed",
+        hints=hints,
+        feed_id=feed_id,
+        origin=origin,
     )
 
 
@@ -120,6 +128,23 @@ def failed_outcome(item: WorkItem, result: PageFetch) -> EntryOutcome:
     return EntryOutcome(
         item.feed.id, entry.entry_key, entry.url, entry.title, "failed", result.error, retryable=result.retryable
     )
+
+
+def page_key(item: WorkItem) -> str | None:
+    """What makes two entries one page: the canonical form of their URL."""
+    if not item.entry.url:
+        return None
+    try:
+        return canonical_url(item.entry.url)
+    except ValueError:
+        return item.entry.url
+
+
+def copied_outcome(item: WorkItem, first: EntryOutcome) -> EntryOutcome:
+    """An entry whose page is the page of an earlier entry of this run takes that entry's outcome (a stored
+    article then makes it a duplicate of that article, as fetching it again would have)."""
+    entry = item.entry
+    return replace(first, feed_id=item.feed.id, entry_key=entry.entry_key, url=entry.url, title=entry.title)
 
 
 def judged_outcome(item: WorkItem, decision: Decision) -> EntryOutcome:
