@@ -23,7 +23,7 @@ from models.db import get_engine
 from models.store import ARTICLE, SEEN
 from tests.newsweb import LYNAS, Story, article_html, rss
 
-pytestmark = pytest.mark.usefixtures("prefect_harness")
+pytestmark = [pytest.mark.usefixtures("prefect_harness"), pytest.mark.slow]  # real delays: seconds each
 
 SLOW_SECONDS = 2.0
 

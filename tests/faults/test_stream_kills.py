@@ -33,7 +33,7 @@ from tests.faults.test_db_faults import (
     state,
 )
 
-pytestmark = [pytest.mark.faults, pytest.mark.usefixtures("prefect_harness")]
+pytestmark = [pytest.mark.faults, pytest.mark.slow, pytest.mark.usefixtures("prefect_harness")]
 __all__ = ["reference_url", "server"]  # fixtures, shared with test_db_faults
 
 PAGE_DELAY = 0.15
