@@ -24,6 +24,7 @@ from pathlib import Path
 import brotli
 import pytest
 from pytest_httpserver import HTTPServer
+from werkzeug import Request, Response
 
 from connectors.http import (
     FatalFetchError,
@@ -528,3 +529,67 @@ def test_many_requests_share_one_deadline_thread(httpserver: HTTPServer, fetcher
         assert fetcher.get(httpserver.url_for("/a")).body == b"hello"
     assert threading.active_count() <= threads_before
     assert [t.name for t in threading.enumerate()].count("fetch-deadlines") == 1
+
+
+def test_robots_crawl_delay_spaces_request_starts_to_that_host(httpserver: HTTPServer) -> None:
+    starts: list[float] = []
+
+    def page(request: Request) -> Response:
+        starts.append(time.monotonic())
+        return Response("ok")
+
+    httpserver.expect_request("/robots.txt").respond_with_data("User-agent: *\nCrawl-delay: 0.3\n")
+    httpserver.expect_request("/page").respond_with_handler(page)
+    policy = FetchPolicy(allow_private_networks=True, per_host_concurrency=3)
+    with Fetcher(policy) as f:
+        threads = [
+            threading.Thread(target=f.get, args=(httpserver.url_for("/page"),), kwargs={"check_robots": True})
+            for _ in range(3)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(10)
+    starts.sort()
+    assert len(starts) == 3
+    assert all(later - earlier >= 0.25 for earlier, later in zip(starts, starts[1:], strict=False))
+
+
+def test_every_request_is_observed_once_with_its_outcome_and_size(httpserver: HTTPServer) -> None:
+    from connectors.http import FetchObservation
+
+    httpserver.expect_request("/ok").respond_with_data("hello")
+    httpserver.expect_request("/gone").respond_with_data("", status=404)
+    seen: list[FetchObservation] = []
+    with Fetcher(LOCAL, observer=seen.append) as f:
+        f.get(httpserver.url_for("/ok"))
+        with pytest.raises(FatalFetchError):
+            f.get(httpserver.url_for("/gone"))
+    assert [(o.host, o.outcome, o.bytes) for o in seen] == [
+        ("localhost", "ok", 5),
+        ("localhost", "FatalFetchError", 0),
+    ]
+    assert all(o.seconds >= 0 for o in seen)
+
+
+def test_page_stream_retries_without_holding_a_worker_and_returns_every_url(httpserver: HTTPServer) -> None:
+    from connectors.pages import PageFetch, PageStream
+
+    calls = {"flaky": 0}
+
+    def flaky(request: Request) -> Response:
+        calls["flaky"] += 1
+        return Response("busy", status=503) if calls["flaky"] == 1 else Response("fine")
+
+    httpserver.expect_request("/flaky").respond_with_handler(flaky)
+    httpserver.expect_request("/ok").respond_with_data("ok")
+    httpserver.expect_request("/gone").respond_with_data("", status=404)
+    results: dict[str, PageFetch] = {}
+    with Fetcher(LOCAL) as f, PageStream(f, results.__setitem__, in_flight=1, retries=1, check_robots=False) as stream:
+        for path in ("/flaky", "/ok", "/gone"):
+            stream.submit(path, httpserver.url_for(path))
+        assert stream.wait(20)
+    assert results["/flaky"].page is not None and results["/flaky"].page.body == b"fine"
+    assert results["/ok"].page is not None
+    assert (results["/gone"].page, results["/gone"].retryable) == (None, False)
+    assert calls["flaky"] == 2
