@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import threading
 from concurrent.futures import Future, ProcessPoolExecutor
 from typing import Any
 
@@ -16,6 +17,8 @@ from transforms.tag import Taxonomy
 
 _worker_state: dict[str, Any] = {}
 _pool: tuple[tuple[int, str, float], ProcessPoolExecutor] | None = None
+# Fetch workers submit pages from many threads at once: one pool per run, made by whichever comes first.
+_pool_lock = threading.Lock()
 
 
 def default_workers() -> int:
@@ -36,11 +39,16 @@ def _judge_chunk_in_worker(pages: list[PageInput]) -> list[Decision]:
 
 
 def _get_pool(workers: int, taxonomy: Taxonomy, threshold: float) -> ProcessPoolExecutor:
+    with _pool_lock:
+        return _get_pool_locked(workers, taxonomy, threshold)
+
+
+def _get_pool_locked(workers: int, taxonomy: Taxonomy, threshold: float) -> ProcessPoolExecutor:
     global _pool
     key = (workers, taxonomy.version, threshold)
     if _pool is not None and _pool[0] == key:
         return _pool[1]
-    shutdown_pool()
+    _shutdown_pool_locked()
     # forkserver: workers start from a clean process that has imported the pipeline once (fork would copy
     # Prefect's threads and locks; spawn would re-import trafilatura in every worker).
     context = multiprocessing.get_context("forkserver")
@@ -53,6 +61,11 @@ def _get_pool(workers: int, taxonomy: Taxonomy, threshold: float) -> ProcessPool
 
 
 def shutdown_pool() -> None:
+    with _pool_lock:
+        _shutdown_pool_locked()
+
+
+def _shutdown_pool_locked() -> None:
     global _pool
     if _pool is not None:
         _pool[1].shutdown(wait=True, cancel_futures=True)
