@@ -26,6 +26,11 @@ def _base(request: Request) -> str:
     return str(request.base_url).rstrip("/")
 
 
+def _self_url(request: Request) -> str:
+    """The feed's own URL, without a token a feed reader put in it (the document must not repeat it)."""
+    return str(request.url.remove_query_params("token"))
+
+
 def _describe(params: SearchParams) -> str:
     chosen = [f"{kind}={value}" for kind, value in params.narrowed.items()]
     if params.since:
@@ -47,7 +52,7 @@ def search_feed(
     document = render_atom(
         title=f"rare-news: {_describe(params)}",
         feed_id=base + "/feeds/search.atom?" + "&".join(f"{k}={v}" for k, v in sorted(query.items())),
-        self_url=str(request.url),
+        self_url=_self_url(request),
         page_url=page_url,
         articles=articles,
         base_url=base,
@@ -71,7 +76,7 @@ def watch_feed(
     document = render_atom(
         title=f"rare-news watch {watch.name}: {watch.describe()}",
         feed_id=f"{base}/feeds/watch/{watch.id}.atom",
-        self_url=str(request.url),
+        self_url=_self_url(request),
         page_url=params.link(base + "/"),
         articles=articles,
         base_url=base,
