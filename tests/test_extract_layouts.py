@@ -13,7 +13,7 @@ from lxml import etree
 from lxml import html as lxml_html
 
 from tests.test_extract_blocks import STORY
-from transforms.blocks import Block, body_blocks, drop_page_furniture
+from transforms.blocks import Block, body_blocks, drop_page_furniture, drop_title_and_byline
 from transforms.bylines import credit_authors, dateline_reporters, parse_byline
 from transforms.extract import extract_article
 from transforms.layout import drop_inert, is_layout_table, unwrap_layout_tables
@@ -275,3 +275,10 @@ def test_the_site_part_of_a_title_goes_whichever_side_it_is_on(title: str) -> No
     html = page(f"<div><h2>Lynas makes first heavy rare earths</h2>{PARAGRAPHS}</div>", title=title)
     article = extract_article(html, url="https://www.raremetalsgazette.example/a.htm")
     assert article.title == "Lynas makes first heavy rare earths"
+
+
+@pytest.mark.parametrize("credit", ["（编辑：严玉洁 王辉）", "【责任编辑：严玉洁】", "(Editing by Tony Munroe)"])
+def test_an_editors_credit_leaves_the_body_and_names_no_author(credit: str) -> None:
+    blocks = [Block("p", s) for s in STORY] + [Block("p", credit)]
+    assert drop_title_and_byline(blocks, titles=["Lynas makes first heavy rare earths"]) == blocks[:-1]
+    assert parse_byline(credit) is None

@@ -55,8 +55,11 @@ _BYLINE_WORDS = frozenset(
 )
 # How a byline starts when no author is known from the page's metadata: "By ...", "作者：...", "记者 ...".
 _BYLINE_LABEL = re.compile(
-    r"^\s*[(（]?\s*(?:(?:written\s+)?by\s+\w|作者|记者|来源|编辑|责任编辑|文\s*[/／|｜:：])", re.IGNORECASE
+    r"^\s*[(（【\[]?\s*(?:(?:written\s+)?by\s+\w|作者|记者|来源|编辑|责任编辑|文\s*[/／|｜:：])", re.IGNORECASE
 )
+# An editor's credit ("（编辑：严玉洁 王辉）", "【责任编辑：严玉洁】", "(Editing by Tony Munroe)"): whoever it names, it
+# is the page's furniture, never the author (bylines.py) and never the article.
+_EDITOR_CREDIT = re.compile(r"^\s*[(（【\[]?\s*(?:责任编辑|编辑|(?:editing|edited)\s+by)\b", re.IGNORECASE)
 _MONTHS = re.compile(r"\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?(?=\W|$)", re.IGNORECASE)
 _CJK_DATE = re.compile(r"\d{1,4}\s*[年月日时分]")
 # "来源：新华社" (source: the agency or site, whatever its name): a byline's field, like the site's name.
@@ -193,6 +196,8 @@ def _is_byline(text: str, authors: Sequence[str], site: str | None = None) -> bo
     words = _WORD.findall(text)
     if not words or len(words) > MAX_BYLINE_WORDS:
         return False
+    if _EDITOR_CREDIT.match(text):
+        return True
     rest = text
     for name in authors:
         if name:
