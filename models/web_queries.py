@@ -196,6 +196,16 @@ def _facets(connection: Connection, window: list[int], *, distinct: bool) -> tup
     return len(set(unit_of.values())), facets
 
 
+def _counted_facets(
+    engine: Engine, query: str, filters: SearchFilters, distinct: bool
+) -> tuple[int, bool, dict[str, list[FacetValue]]]:
+    """(matches, window full, facets) of a search: matches and facets count stories when `distinct`."""
+    with engine.connect() as connection:
+        window = _window(connection, query, filters)
+        matches, facets = _facets(connection, window, distinct=distinct)
+    return matches, len(window) >= RANKING_WINDOW, facets
+
+
 def search_page(
     engine: Engine,
     query: str,
@@ -208,12 +218,10 @@ def search_page(
 ) -> SearchPage:
     """Results `offset` to `offset + limit` of a search ranked as `rare-news search` ranks it, and its facets."""
     ranked = search_articles(engine, query, filters=filters, limit=offset + limit, distinct=distinct)
-    page = SearchPage(results=ranked[offset:], matches=len(ranked), window_full=False)
-    if with_facets:
-        with engine.connect() as connection:
-            page.matches, page.facets = _facets(connection, _window(connection, query, filters), distinct=distinct)
-        page.window_full = page.matches >= RANKING_WINDOW
-    return page
+    if not with_facets:
+        return SearchPage(results=ranked[offset:], matches=len(ranked), window_full=False)
+    matches, window_full, facets = _counted_facets(engine, query, filters, distinct)
+    return SearchPage(results=ranked[offset:], matches=matches, window_full=window_full, facets=facets)
 
 
 def newest_matches(engine: Engine, query: str, *, filters: SearchFilters, limit: int = 50) -> list[ArticleView]:

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from models.queries import get_article, story_articles
+from models.queries import RANKING_WINDOW, get_article, story_articles
 from models.report_queries import report_data
 from models.watches import list_watches
 from models.web_queries import FACET_KINDS, event_members, feed_health, search_page
@@ -64,6 +64,7 @@ def search(request: Request, engine: EngineDep, params: Annotated[SearchParams, 
         facets=facets,
         titles=FACET_TITLES,
         has_next=len(page.results) == params.size and params.offset + params.size < page.matches,
+        window=RANKING_WINDOW,
     )
 
 
