@@ -488,7 +488,7 @@ def measure_speed(sizes: Sequence[int], sample: int, kind: str = "sqlite") -> di
     wall, cpu = [0.0], [0.0]  # seconds inside the load's event step (evidence, lookup, scoring, writes)
     event_step = store_model.assign_loaded_article
 
-    def timed_event_step(*args: Any, **kwargs: Any) -> int:
+    def timed_event_step(*args: Any, **kwargs: Any) -> int | None:
         started, started_cpu = time.perf_counter(), time.thread_time()
         try:
             return event_step(*args, **kwargs)

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine, bindparam, delete, func, select, text, update
+from sqlalchemy import Engine, bindparam, delete, func, inspect, select, text, update
 from sqlalchemy.engine import Connection
 
 from models.stories import Progress, StoryPlan, _Silent, as_utc, lock_stories, rank_key
@@ -187,9 +187,26 @@ def _load_events(connection: Connection, ids: Iterable[int]) -> dict[int, _Store
     }
 
 
-def assign_loaded_article(connection: Connection, record: ArticleRecord, article_id: int, story: StoryPlan) -> int:
+def has_event_tables(connection: Connection) -> bool:
+    """Whether this database has events (schema revision 0010 or later), asked once per transaction: a store
+    still at an older revision loads and reads as before, and migrating to 0010 places its articles."""
+    transaction = connection.get_transaction()
+    known = connection.info.get("rare_news_has_events")
+    if known is not None and known[0] is transaction:
+        return bool(known[1])
+    present = inspect(connection).has_table("article_event")
+    connection.info["rare_news_has_events"] = (transaction, present)
+    return present
+
+
+def assign_loaded_article(
+    connection: Connection, record: ArticleRecord, article_id: int, story: StoryPlan
+) -> int | None:
     """The load's event step (models/store.py): a copy follows its copy story's canonical article, an article
-    that became the canonical article of stories follows the first of them, any other is matched."""
+    that became the canonical article of stories follows the first of them, any other is matched. None: the
+    store has no events yet (see ``has_event_tables``)."""
+    if not has_event_tables(connection):
+        return None
     follows = story.canonical_id if story.canonical_id is not None else (story.merge[0] if story.merge else None)
     subject = subject_for(
         article_id=article_id,
@@ -696,6 +713,8 @@ class EventInfo:
 
 def event_infos(connection: Connection, article_ids: Sequence[int]) -> dict[int, EventInfo]:
     """article id -> its event, with the event's outlets and languages: two queries per 500 articles."""
+    if not has_event_tables(connection):
+        return {}
     event_of_article: dict[int, int] = {}
     ids = list(dict.fromkeys(article_ids))
     for start in range(0, len(ids), 500):
