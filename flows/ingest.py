@@ -68,6 +68,7 @@ def poll_feeds(fetcher: Fetcher, feeds: Sequence[FeedRow], settings: Settings) -
             etag=feed.etag,
             last_modified=feed.last_modified,
             limit=settings.max_entries_per_feed,
+            options=settings.source_options(),
         )
 
     if not feeds:
@@ -236,6 +237,10 @@ def fetch_judge_load(
     summary.pages_fetched += counts.pages_fetched
 
 
+# Pages per judging call on the local pool when the workers are busy (one message instead of eight).
+LOCAL_JUDGE_CHUNK = 8
+
+
 def stream_limits(settings: Settings) -> StreamLimits:
     return StreamLimits(
         in_flight=settings.fetch_concurrency,
@@ -243,8 +248,8 @@ def stream_limits(settings: Settings) -> StreamLimits:
         check_robots=settings.respect_robots,
         load_size=settings.batch_size,
         # On Dask, pages go in chunks of a batch (a task each); on the local pool, one by one as they come.
-        judge_chunk=settings.batch_size if settings.runner == "dask" else 1,
-        judge_on_arrival=settings.runner != "dask",
+        judge_chunk=settings.batch_size if settings.runner == "dask" else LOCAL_JUDGE_CHUNK,
+        judge_calls_ahead=0 if settings.runner == "dask" else 2 * (settings.extract_workers or default_workers()),
     )
 
 

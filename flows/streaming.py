@@ -13,9 +13,10 @@ Rules kept from the batch pipeline:
 - Prefect stays the orchestrator: on a Dask cluster, judging goes in tasks of `judge_chunk` pages sent from
   the flow's thread; never one task per page.
 
-Threads: fetch workers (connectors/pages.py) hand each page straight to the extraction pool when judging is
-local (`judge_on_arrival`); the stage's thread routes what comes back and forms the loads; one loader thread
-commits them in order, so extraction never waits for a commit and a commit never waits for extraction.
+Threads: fetch workers (connectors/pages.py) hand each page to the stage's thread, which sends pages to the
+extraction workers in chunks (a partial one at once whenever a worker would idle: one message per chunk, not
+per page, cost the flow process a sixth less CPU) and forms the loads; one loader thread commits them in
+order, so extraction never waits for a commit and a commit never waits for extraction.
 """
 
 from __future__ import annotations
@@ -76,9 +77,11 @@ class StreamLimits:
     # Bytes of pages fetched and not yet loaded, at most (requests out count at the mean page size): how far
     # fetching may run ahead of extraction, so that a slow page starts early and its wait is hidden.
     max_unloaded_bytes: int = 64_000_000
-    judge_on_arrival: bool = True  # fetch workers send pages to `judge` themselves (a local pool)
+    # A partial chunk goes at once while fewer judging calls than this are out (workers would idle otherwise);
+    # 0: only full chunks, or chunks that waited JUDGE_CHUNK_WAIT (a Dask task per chunk).
+    judge_calls_ahead: int = 0
     max_loads_queued: int = 4  # loads formed and not yet committed, at most (the stage waits beyond)
-    judge_chunk: int = 1  # pages per judging call
+    judge_chunk: int = 8  # pages per judging call, at most (one message to a worker instead of eight)
 
 
 class _Mailbox:
@@ -199,11 +202,12 @@ class _Stage(Generic[W]):
         self.templates_for = templates_for
         self.limits = limits
         self.mailbox = _Mailbox()
-        self.lock = threading.Lock()  # pages and templates, shared with the fetch workers
+        self.lock = threading.Lock()  # pages and templates (only this thread uses them today; cheap to keep)
         self.templates: dict[str, SiteTemplate | None] = {}
         self.pages: dict[int, PageInput] = {}  # fetched, waiting for their decision
         self.chunk: list[int] = []  # fetched, not yet sent to judging (Dask)
         self.chunk_since = 0.0
+        self.calls_out = 0  # judging calls sent, not yet answered
         self.remaining = len(items)  # items without an outcome handed to the loader
         self.unfetched = 0
         self.group_left: dict[int, int] = {}
@@ -266,12 +270,7 @@ class _Stage(Generic[W]):
 
     def _fetched_callback(self, on_fetched: Callable[[PageFetch], None] | None) -> Callable[[int, PageFetch], None]:
         def fetched(index: int, result: PageFetch) -> None:
-            if result.page is not None and self.limits.judge_on_arrival:
-                self._hold_page(index, result)
-                self._send([index])
-                self.mailbox.put("judging", index)
-            else:
-                self.mailbox.put("fetched", (index, result))
+            self.mailbox.put("fetched", (index, result))
             if on_fetched is not None:
                 on_fetched(result)
 
@@ -294,6 +293,7 @@ class _Stage(Generic[W]):
     def _send(self, indexes: list[int]) -> None:
         with self.lock:
             pages = [self.pages[index] for index in indexes]
+        self.calls_out += 1
         future = self.judge(pages)
         future.add_done_callback(functools.partial(self._judged_callback, indexes))
 
@@ -308,9 +308,6 @@ class _Stage(Generic[W]):
             kind, payload = event
             if kind == "fetched":
                 self._on_fetched(*payload)
-            elif kind == "judging":
-                self.unfetched -= 1
-                self.counts.pages_fetched += 1
             else:
                 self._on_judged(*payload)
         self._send_chunk()
@@ -337,18 +334,20 @@ class _Stage(Generic[W]):
         self.chunk.append(index)
 
     def _send_chunk(self) -> None:
-        """Pages gathered for judging on Dask: a chunk goes when full, when it waited long enough, or when
-        nothing more is coming."""
+        """Pages gathered for judging: a chunk goes when full, when the workers would idle without it, when it
+        waited long enough, or when nothing more is coming."""
         while self.chunk:
             full = len(self.chunk) >= self.limits.judge_chunk
+            idle = self.calls_out < self.limits.judge_calls_ahead
             aged = time.monotonic() - self.chunk_since >= JUDGE_CHUNK_WAIT
-            if not (full or aged or self.unfetched == 0):
+            if not (full or idle or aged or self.unfetched == 0):
                 return
             indexes, self.chunk = self.chunk[: self.limits.judge_chunk], self.chunk[self.limits.judge_chunk :]
             self.chunk_since = time.monotonic()
             self._send(indexes)
 
     def _on_judged(self, indexes: list[int], future: Future[list[Decision]]) -> None:
+        self.calls_out -= 1
         decisions = future.result()  # a failure in judging is a bug: it ends the run, as a batch's did
         for index, decision in zip(indexes, decisions, strict=True):
             with self.lock:
