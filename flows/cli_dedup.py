@@ -7,6 +7,10 @@ stories and shows a progress bar. Running it twice changes nothing the second ti
 stopped leaves consistent stories, and running it again finishes it. The band index is tuned for 0.8
 (transforms/dedup.py): far lower thresholds find only some of the pairs that qualify (a pair at 0.5 is a
 candidate about one time in sixteen).
+
+Event stories (models/events.py) are checked and rebuilt too: a rebuild regroups every article from its text
+and tags (after a taxonomy or rule change), keeping each event id for the new event that holds most of its
+articles.
 """
 
 from __future__ import annotations
