@@ -236,8 +236,7 @@ class Fetcher:
             outcome = type(exc).__name__
             raise
         finally:
-            host = httpx.URL(url).host if "://" in url else ""
-            self.observer(FetchObservation(host, outcome, time.monotonic() - started, size))
+            self.observer(FetchObservation(_host_of(url), outcome, time.monotonic() - started, size))
 
     def _follow(
         self, url: str, headers: dict[str, str], check_robots: bool, max_bytes: int, max_decompressed_bytes: int
@@ -483,6 +482,14 @@ class Fetcher:
         if isinstance(exc, httpx.ConnectError):
             return RetryableFetchError(asked, f"could not connect to {host}: {exc}")
         return RetryableFetchError(asked, f"connection error: {exc or type(exc).__name__}")
+
+
+def _host_of(url: str) -> str:
+    """The host of a URL for an observation ("" when the URL has none or is not one)."""
+    try:
+        return httpx.URL(url).host
+    except (httpx.InvalidURL, TypeError):
+        return ""
 
 
 def _parse_url(url: str, *, asked: str, redirect: bool = False) -> httpx.URL:
