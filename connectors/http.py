@@ -215,6 +215,19 @@ class Fetcher:
             max_decompressed_bytes=self.policy.max_decompressed_bytes,
         )
 
+    def post(self, url: str, *, body: bytes, content_type: str) -> Page:
+        """POST `body` to an API (Google News' batchexecute, connectors/links.py) under every limit of a GET: the
+        address guard, the deadline, the caps. A redirect answering a POST is refused, never followed."""
+        headers = {"Content-Type": content_type}
+        return self._fetch(
+            url,
+            headers=headers,
+            check_robots=False,
+            max_bytes=self.policy.max_bytes,
+            max_decompressed_bytes=self.policy.max_decompressed_bytes,
+            content=body,
+        )
+
     def _fetch(
         self,
         url: str,
@@ -223,13 +236,14 @@ class Fetcher:
         check_robots: bool,
         max_bytes: int,
         max_decompressed_bytes: int,
+        content: bytes | None = None,
     ) -> Page:
         if self.observer is None:
-            return self._follow(url, headers, check_robots, max_bytes, max_decompressed_bytes)
+            return self._follow(url, headers, check_robots, max_bytes, max_decompressed_bytes, content)
         started = time.monotonic()
         outcome, size = "ok", 0
         try:
-            page = self._follow(url, headers, check_robots, max_bytes, max_decompressed_bytes)
+            page = self._follow(url, headers, check_robots, max_bytes, max_decompressed_bytes, content)
             outcome, size = ("not modified" if page.status == 304 else "ok"), len(page.body)
             return page
         except FetchError as exc:
@@ -239,9 +253,15 @@ class Fetcher:
             self.observer(FetchObservation(_host_of(url), outcome, time.monotonic() - started, size))
 
     def _follow(
-        self, url: str, headers: dict[str, str], check_robots: bool, max_bytes: int, max_decompressed_bytes: int
+        self,
+        url: str,
+        headers: dict[str, str],
+        check_robots: bool,
+        max_bytes: int,
+        max_decompressed_bytes: int,
+        content: bytes | None = None,
     ) -> Page:
-        """One GET and its redirects, each hop vetted, under one total deadline."""
+        """One GET (a POST when there is `content`) and its redirects, each hop vetted, under one deadline."""
         started = time.monotonic()
         deadline = started + self.policy.total_timeout
         target = _parse_url(url, asked=url)
@@ -249,7 +269,7 @@ class Fetcher:
         while True:
             if check_robots:
                 self._obey_robots(target, asked=url)
-            with self._open(target, headers=headers, deadline=deadline, asked=url) as response:
+            with self._open(target, headers=headers, deadline=deadline, asked=url, content=content) as response:
                 status = response.status_code
                 if 200 <= status < 300 or (status == 304 and headers):
                     body = b""
@@ -262,7 +282,7 @@ class Fetcher:
                             max_decompressed_bytes=max_decompressed_bytes,
                         )
                     return _page(url, target, response, body, elapsed=time.monotonic() - started)
-                if status not in REDIRECT_STATUSES:
+                if status not in REDIRECT_STATUSES or content is not None:
                     raise status_error(url, response, conditional=bool(headers))
                 location = response.headers.get("location")
             target = self._next_hop(target, location, status=status, seen=seen, asked=url)
@@ -287,7 +307,7 @@ class Fetcher:
 
     @contextmanager
     def _open(
-        self, target: httpx.URL, *, headers: dict[str, str], deadline: float, asked: str
+        self, target: httpx.URL, *, headers: dict[str, str], deadline: float, asked: str, content: bytes | None = None
     ) -> Iterator[httpx.Response]:
         """Send one GET to the vetted address of `target`; the response streams inside the block.
 
@@ -309,7 +329,9 @@ class Fetcher:
         response: httpx.Response | None = None
         try:
             watchdog.start()
-            response = self._send(target, addresses, headers=headers, deadline=deadline, watchdog=watchdog, asked=asked)
+            response = self._send(
+                target, addresses, headers=headers, deadline=deadline, watchdog=watchdog, asked=asked, content=content
+            )
             yield response
         except httpx.HTTPError as exc:
             in_body = response is not None
@@ -331,6 +353,7 @@ class Fetcher:
         deadline: float,
         watchdog: Watchdog,
         asked: str,
+        content: bytes | None = None,
     ) -> httpx.Response:
         host = target.raw_host.decode("ascii")
         extensions: dict[str, Any] = {"trace": watchdog.trace}
@@ -342,9 +365,10 @@ class Fetcher:
             remaining = self._remaining(deadline, asked)
             read_timeout = min(self.policy.read_timeout, remaining)
             request = self._client.build_request(
-                "GET",
+                "GET" if content is None else "POST",
                 target.copy_with(host=str(address)),
                 headers=request_headers,
+                content=content,
                 timeout=httpx.Timeout(
                     connect=min(self.policy.connect_timeout, remaining),
                     read=read_timeout,
