@@ -33,6 +33,7 @@ from flows.executor import default_workers, judge_pages, shutdown_pool, submit_j
 from flows.progress import Reporter
 from flows.runs import STATISTICS_AT, LoadCounts, RunSummary, due_feeds, select_feeds  # noqa: F401 - also named here
 from flows.settings import Settings, get_settings
+from flows.sources import link_resolver, resolve_links
 from flows.streaming import JudgeFn, StreamLimits, StreamWork, stream_work
 from flows.watches import after_run
 from models import store
@@ -68,6 +69,7 @@ def poll_feeds(fetcher: Fetcher, feeds: Sequence[FeedRow], settings: Settings) -
             etag=feed.etag,
             last_modified=feed.last_modified,
             limit=settings.max_entries_per_feed,
+            since=feed.last_ok_at,  # a query source (GDELT) asks only for what is newer
             options=settings.source_options(),
         )
 
@@ -108,7 +110,8 @@ def ingest(
         with Fetcher(settings.fetch_policy()) as fetcher:
             polls = poll_feeds(fetcher, unwalked(feeds), unwalked(settings))
             work, feed_updates = plan_run(engine, feeds, polls, taxonomy, settings, summary, reporter)
-            # Aggregator links are resolved here (issue 13): after the ledger, before any page is fetched.
+            # Aggregator links resolved after the ledger, before any page is fetched (flows/sources.py).
+            work = resolve_links(engine, link_resolver(fetcher, settings), unwalked(work))
             reporter.start("Fetching articles", sum(1 for item in work if item.decided is None))
             fetch_judge_load(engine, fetcher, work, feed_updates, taxonomy, settings, summary, reporter)
             reporter.stop()
