@@ -30,6 +30,7 @@ from flows.common import (
     start_steady_memory,
 )
 from flows.executor import default_workers, judge_pages, shutdown_pool, submit_judging
+from flows.metrics import FetchStats
 from flows.progress import Reporter
 from flows.runs import STATISTICS_AT, LoadCounts, RunSummary, due_feeds, select_feeds  # noqa: F401 - also named here
 from flows.settings import Settings, get_settings
@@ -101,13 +102,14 @@ def ingest(
     taxonomy = load_taxonomy(settings)
     engine = prepare_store(settings, taxonomy)
     claims = FeedClaims(engine)  # another run working on a feed right now keeps it: never fetched twice
+    fetches = FetchStats()  # this run's requests as histograms, stored with its row for /metrics
     summary = RunSummary(run_id=store.start_run(engine, "ingest", before_commit=claims.hold_run))
     try:
         for run_id in close_abandoned_runs(engine, claims):
             reporter.line(f"run {run_id} was left running by a process that stopped; marked abandoned")
         feeds = due_feeds(select_feeds(engine, settings, feeds_file), force, summary)
         feeds = claims.take(feeds, on_busy=lambda feed: reporter.line(f"feed taken by another run now: {feed.url}"))
-        with Fetcher(settings.fetch_policy()) as fetcher:
+        with Fetcher(settings.fetch_policy(), observer=fetches) as fetcher:
             polls = poll_feeds(fetcher, unwalked(feeds), unwalked(settings))
             work, feed_updates = plan_run(engine, feeds, polls, taxonomy, settings, summary, reporter)
             # Aggregator links resolved after the ledger, before any page is fetched (flows/sources.py).
@@ -123,13 +125,16 @@ def ingest(
             status="failed",
             counts=summary.run_counts(),
             error=f"{type(exc).__name__}: {exc}",
+            fetch_stats=fetches.as_json(),
         )
         raise
     finally:
         claims.release()
         shutdown_pool()
         end_steady_memory()
-    store.finish_run(engine, summary.run_id or 0, status="completed", counts=summary.run_counts())
+    store.finish_run(
+        engine, summary.run_id or 0, status="completed", counts=summary.run_counts(), fetch_stats=fetches.as_json()
+    )
     return summary
 
 
