@@ -237,6 +237,7 @@ def topology(postgres_admin: Any, tmp_path: Path, web: Web) -> Iterator[tuple[To
             "RARE_NEWS_TOTAL_TIMEOUT": "10",
             "RARE_NEWS_EXTRACT_WORKERS": "1",
             "RARE_NEWS_METRICS_PORT": str(free_port()),
+            "RARE_NEWS_POLL_MAX_INTERVAL": "0",  # every run polls every feed (no adaptive spacing, README "Sources")
         }
         top = Topology(tmp_path, env, env["PREFECT_API_URL"], store_url)
         try:
@@ -381,6 +382,8 @@ def test_the_deployed_topology_runs_ingest_backfill_and_reprocess_on_workers_and
             # The two backfilled stories came on the feed later: exact copies there, stored once, as backfill.
             assert scraped['rare_news_articles{"origin": "feed"}'] == 10
             assert scraped['rare_news_articles{"origin": "backfill"}'] == 2
+            fetched_ok = scraped['rare_news_fetch_duration_seconds_count{"outcome": "ok"}']
+            assert fetched_ok >= 12 and scraped['rare_news_fetch_bytes_count{"outcome": "ok"}'] == fetched_ok
             assert _get(f"{metrics}/healthz") == (200, "ok\n")
             assert monitor.alive()
             engine.dispose()
