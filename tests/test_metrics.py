@@ -179,3 +179,26 @@ def test_a_taken_metrics_port_is_one_line_for_serve_and_an_error_for_the_monitor
         with pytest.raises(OSError, match="metrics: cannot listen on"):
             start_monitor(settings, lines.append, required=True)
     assert start_monitor(_settings(settings.database_url, metrics_port=0), lines.append) is None  # 0: off
+
+
+def test_the_web_app_serves_the_same_metrics(database_url: str) -> None:
+    import warnings
+
+    from web.app import create_app
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # starlette's note about httpx in its test client
+        from fastapi.testclient import TestClient
+
+    engine = get_engine(database_url)
+    migrate(engine)
+    _run(engine, "completed", [("ok", 0.2, 40_000)])
+    app = create_app(database_url)
+    with TestClient(app) as client:
+        first = client.get("/metrics")
+        second = client.get("/metrics")
+    app.state.engine.dispose()
+    assert first.status_code == 200 and first.headers["content-type"].startswith("text/plain; version=")
+    assert first.text == second.text
+    assert 'rare_news_runs{flow="ingest",status="completed"} 1.0' in first.text
+    assert 'rare_news_fetch_duration_seconds_count{outcome="ok"} 1.0' in first.text

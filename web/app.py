@@ -43,12 +43,27 @@ def create_app(database_url: str, *, tokens: Sequence[str] = (), time_limit: flo
     app.include_router(api.router)
     app.include_router(atom_feeds.router)
     app.include_router(pages.router)
+    app.add_api_route("/metrics", _metrics_endpoint(app.state.engine), include_in_schema=False)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.add_exception_handler(RequestValidationError, _invalid)
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(DBAPIError, _database_error)
     app.add_exception_handler(QueryTimeout, _database_error)
     return app
+
+
+def _metrics_endpoint(engine: Any) -> Any:
+    """GET /metrics: the Prometheus text `rare-news serve` gives, read from the same store (flows/metrics.py)."""
+    from flows.metrics import StoreCollector, metrics_text
+
+    collector = StoreCollector(engine)  # one per app: it adds up each run's fetch histograms once
+
+    def metrics() -> Response:
+        from prometheus_client import CONTENT_TYPE_LATEST
+
+        return Response(metrics_text(collector), media_type=CONTENT_TYPE_LATEST)
+
+    return metrics
 
 
 def _wants_html(request: Request) -> bool:
