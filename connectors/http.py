@@ -20,6 +20,7 @@ host, outcome, seconds, bytes), for metrics.
 
 from __future__ import annotations
 
+import functools
 import logging
 import ssl
 import threading
@@ -238,12 +239,13 @@ class Fetcher:
         max_decompressed_bytes: int,
         content: bytes | None = None,
     ) -> Page:
+        follow = functools.partial(self._follow, url, headers, check_robots, max_bytes, max_decompressed_bytes, content)
         if self.observer is None:
-            return self._follow(url, headers, check_robots, max_bytes, max_decompressed_bytes, content)
+            return follow()
         started = time.monotonic()
         outcome, size = "ok", 0
         try:
-            page = self._follow(url, headers, check_robots, max_bytes, max_decompressed_bytes, content)
+            page = follow()
             outcome, size = ("not modified" if page.status == 304 else "ok"), len(page.body)
             return page
         except FetchError as exc:
