@@ -15,6 +15,7 @@ import base64
 import html
 import json
 import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -193,6 +194,7 @@ class GdeltImitation:
     def __init__(self, web: NewsWeb, answers: Sequence[tuple[int, str]]) -> None:
         self.answers = list(answers)
         self.asked: list[dict[str, list[str]]] = []  # the query of every request
+        self.arrived: list[float] = []  # time.monotonic() of every request, as the server saw it
         web.route("/api/v2/doc/doc", self._answer)
 
     @property
@@ -200,6 +202,7 @@ class GdeltImitation:
         return [query.get("timespan", [""])[0] for query in self.asked]
 
     def _answer(self, request: Request) -> Response:
+        self.arrived.append(time.monotonic())
         self.asked.append(parse_qs(urlsplit(request.full_path).query))
         status, body = self.answers[min(len(self.asked), len(self.answers)) - 1]
         return Response(body, status=status, content_type="application/json")
