@@ -45,6 +45,7 @@ run: $(STAMP)
 
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check flows connectors models transforms web tests bench
+	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
 test: lint

@@ -141,9 +141,7 @@ class Articles:
         return self._record(f"{body} {extra}", values.tobytes(), f"outlet{self.rng.randrange(200)}", tagged)
 
     def batch(self, size: int, copy_share: float, *, tagged: bool) -> list[ArticleRecord]:
-        return [
-            self.copy(tagged) if self.rng.random() < copy_share else self.original(tagged) for _ in range(size)
-        ]
+        return [self.copy(tagged) if self.rng.random() < copy_share else self.original(tagged) for _ in range(size)]
 
 
 def load(engine: Any, records: list[ArticleRecord]) -> tuple[int, bool]:

@@ -627,8 +627,10 @@ def main(argv: list[str] | None = None) -> int:
         name: run_sibling(f"{name}.py", timeout=1800) for name in ("eval", "dedup", "events") if name in args.phases
     }
     print(table(figures))
-    print(f"total {figures['total_s']:.0f} s; load average at start {figures['load_average_at_start']}, "
-          f"at end {figures['load_average_at_end']}")
+    print(
+        f"total {figures['total_s']:.0f} s; load average at start {figures['load_average_at_start']}, "
+        f"at end {figures['load_average_at_end']}"
+    )
     if not args.no_write:
         merge_results(args.results, RESULTS_KEY, figures)
         print(f"figures merged into {args.results} under {RESULTS_KEY!r}")

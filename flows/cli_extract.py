@@ -123,9 +123,7 @@ def _as_text(record: dict[str, Any]) -> str:
         value = record[key]
         shown = "; ".join(value) if isinstance(value, list) else value
         source = record["sources"].get(key)
-        lines.append(
-            f"{key}: {shown if shown not in (None, '') else '-'}" + (f"  ({source})" if source else "")
-        )
+        lines.append(f"{key}: {shown if shown not in (None, '') else '-'}" + (f"  ({source})" if source else ""))
     return "\n".join(lines) + "\n\n" + (record["body"] or "(no body text found)") + "\n"
 
 

@@ -107,7 +107,7 @@ class Settings(BaseSettings):
     )
     google_news_delay: float = Field(1.0, ge=0, description="Seconds between two requests to Google News.")
     gdelt_url: str = Field("https://api.gdeltproject.org", description="The GDELT DOC 2.0 API, for gdelt sources.")
-    gdelt_enabled: bool = Field(True, description="Poll `kind = \"gdelt\"` query sources.")
+    gdelt_enabled: bool = Field(True, description='Poll `kind = "gdelt"` query sources.')
     poll_min_interval: float = Field(600.0, ge=0, description="Seconds: the shortest adaptive polling interval.")
     poll_max_interval: float = Field(
         86400.0, ge=0, description="Seconds: the longest adaptive polling interval; 0 polls every feed every run."

@@ -69,9 +69,7 @@ def get_engine(url: str) -> Engine:
     if parsed.get_backend_name() == "postgresql":
         # Pre-ping: a connection the server dropped (a restart) is replaced at checkout instead of failing a load.
         return create_engine(url, pool_pre_ping=True, connect_args={"connect_timeout": 10})
-    raise DatabaseError(
-        f"unsupported database {parsed.get_backend_name()!r}: use sqlite:// or postgresql+psycopg://"
-    )
+    raise DatabaseError(f"unsupported database {parsed.get_backend_name()!r}: use sqlite:// or postgresql+psycopg://")
 
 
 def dialect_insert(connection: Connection, table: Any) -> Any:
@@ -164,9 +162,7 @@ def schema_exists(engine: Engine) -> bool:
     try:
         return inspect(engine).has_table("article")
     except OperationalError as exc:
-        raise DatabaseError(
-            f"cannot reach the database {engine.url.render_as_string()}: {exc.orig}"
-        ) from None
+        raise DatabaseError(f"cannot reach the database {engine.url.render_as_string()}: {exc.orig}") from None
 
 
 @contextmanager

@@ -619,6 +619,4 @@ def release_notification(engine: Engine, alert_id: int, phase: str, error: str) 
     """The send failed: unmark it (the next check tries again) and keep why."""
     column = _sent_column(phase)
     with engine.begin() as connection:
-        connection.execute(
-            update(ALERT).where(ALERT.c.id == alert_id).values({column.key: None, "last_error": error})
-        )
+        connection.execute(update(ALERT).where(ALERT.c.id == alert_id).values({column.key: None, "last_error": error}))

@@ -130,9 +130,7 @@ class RawPage(SQLModel, table=True):
 
     __tablename__ = "raw_page"
 
-    article_id: int = Field(
-        sa_column=Column(Integer, ForeignKey("article.id", ondelete="CASCADE"), primary_key=True)
-    )
+    article_id: int = Field(sa_column=Column(Integer, ForeignKey("article.id", ondelete="CASCADE"), primary_key=True))
     html_gz: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     final_url: str | None = Field(default=None, sa_column=Column(Text))
     content_type: str | None = Field(default=None, sa_column=Column(Text))
@@ -153,9 +151,7 @@ class Tag(SQLModel, table=True):
 class ArticleTag(SQLModel, table=True):
     __tablename__ = "article_tag"
 
-    article_id: int = Field(
-        sa_column=Column(Integer, ForeignKey("article.id", ondelete="CASCADE"), primary_key=True)
-    )
+    article_id: int = Field(sa_column=Column(Integer, ForeignKey("article.id", ondelete="CASCADE"), primary_key=True))
     tag_id: int = Field(
         sa_column=Column(Integer, ForeignKey("tag.id", ondelete="CASCADE"), primary_key=True, index=True)
     )
@@ -243,9 +239,7 @@ class ArticleEvent(SQLModel, table=True):
 
     __tablename__ = "article_event"
 
-    article_id: int = Field(
-        sa_column=Column(Integer, ForeignKey("article.id", ondelete="CASCADE"), primary_key=True)
-    )
+    article_id: int = Field(sa_column=Column(Integer, ForeignKey("article.id", ondelete="CASCADE"), primary_key=True))
     event_id: int = Field(
         sa_column=Column(Integer, ForeignKey("event.id", ondelete="CASCADE"), nullable=False, index=True)
     )

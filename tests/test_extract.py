@@ -117,10 +117,7 @@ def test_json_ld_gives_title_authors_and_exact_date_in_utc() -> None:
     assert article.published_at.utcoffset() == timedelta(0)
     assert article.site == "Mining Weekly Review"
     assert article.language == "en"
-    assert (
-        article.description
-        == "The Australian miner will separate dysprosium and terbium at its Kuantan plant."
-    )
+    assert article.description == "The Australian miner will separate dysprosium and terbium at its Kuantan plant."
 
 
 def test_opengraph_gives_title_site_date_and_split_byline() -> None:
@@ -170,9 +167,7 @@ def test_hints_fill_a_page_without_metadata() -> None:
 
 
 def test_page_metadata_wins_over_hints() -> None:
-    hints = EntryHints(
-        title="Feed title", authors=("Feed Author",), published_at=datetime(2020, 1, 1, tzinfo=UTC)
-    )
+    hints = EntryHints(title="Feed title", authors=("Feed Author",), published_at=datetime(2020, 1, 1, tzinfo=UTC))
     article = extract_article(page("english_news.html"), url="https://news.example.com/lynas", hints=hints)
     assert article.title == "Lynas expands heavy rare earth separation in Malaysia"
     assert article.authors == ("Alice Tan", "Bob Okafor")
@@ -200,9 +195,7 @@ def test_page_with_no_text_returns_empty_body_and_hints() -> None:
     article = extract_article(b"", url="https://example.com/empty", hints=hints)
     assert article.body_text == ""
     assert article.title == "Only a title"
-    article = extract_article(
-        b"<html><head><title>T</title></head><body></body></html>", url="https://e.com/e"
-    )
+    article = extract_article(b"<html><head><title>T</title></head><body></body></html>", url="https://e.com/e")
     assert article.body_text == ""
     assert article.site == "e.com"
 
@@ -300,9 +293,7 @@ def test_utf8_page_with_lying_iso_8859_1_header() -> None:
     text = decode_html(utf8, "iso-8859-1")
     assert "invest €50 million" in text and "“decisive" in text
     assert "â€" not in text
-    article = extract_article(
-        utf8, url="https://chemicalmarkets.example.eu/solvay", header_charset="ISO-8859-1"
-    )
+    article = extract_article(utf8, url="https://chemicalmarkets.example.eu/solvay", header_charset="ISO-8859-1")
     assert "Société" in article.body_text
 
 
@@ -345,9 +336,7 @@ def test_iso_8859_1_label_decodes_bytes_python_leaves_undefined_in_cp1252() -> N
 
 
 def test_utf16_label_without_bom_is_not_trusted() -> None:
-    assert decode_html(b"<html><body>plain ascii</body></html>", "utf-16") == (
-        "<html><body>plain ascii</body></html>"
-    )
+    assert decode_html(b"<html><body>plain ascii</body></html>", "utf-16") == ("<html><body>plain ascii</body></html>")
 
 
 def test_decode_never_raises_on_garbage() -> None:

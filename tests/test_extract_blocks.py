@@ -63,9 +63,7 @@ def test_list_items_and_table_rows_are_plain_paragraphs_without_markdown() -> No
 
 def test_text_left_between_blocks_is_kept_as_its_own_paragraph() -> None:
     # trafilatura leaves some paragraphs as the tail of a heading; they are article text
-    body = xml(
-        "<body><head rend='h2'>Deal one</head>Save $31 on the console.<p>Second <hi>deal</hi>.</p></body>"
-    )
+    body = xml("<body><head rend='h2'>Deal one</head>Save $31 on the console.<p>Second <hi>deal</hi>.</p></body>")
     assert [b.text for b in body_blocks(body)] == ["Deal one", "Save $31 on the console.", "Second deal."]
 
 
@@ -78,9 +76,7 @@ def test_nested_lists_and_line_breaks() -> None:
 
 
 def test_table_and_list_render_through_extract_article() -> None:
-    rows = "".join(
-        f"<tr><td>{i}</td><td>Producer {i}</td><td>{1000 - i * 100} t</td></tr>" for i in range(1, 5)
-    )
+    rows = "".join(f"<tr><td>{i}</td><td>Producer {i}</td><td>{1000 - i * 100} t</td></tr>" for i in range(1, 5))
     html = news_page(f"<table><tr><th>Rank</th><th>Company</th><th>Output</th></tr>{rows}</table>")
     body = extract_article(html, url="https://news.example.com/lynas").body_text
     assert "1 Producer 1 900 t" in body.split("\n\n")
@@ -168,9 +164,7 @@ def test_internal_anchor_texts_know_two_level_country_suffixes() -> None:
 def test_link_share() -> None:
     anchors = frozenset({"Snapshots of the universe", "dark matter"})
     assert link_share("Related: Snapshots of the universe", anchors) > 0.7
-    assert (
-        link_share("The simulation tracked dark matter, gas and stars for 13.8 billion years.", anchors) < 0.3
-    )
+    assert link_share("The simulation tracked dark matter, gas and stars for 13.8 billion years.", anchors) < 0.3
     assert link_share("", anchors) == 0.0
 
 

@@ -57,9 +57,7 @@ def test_a_saved_page_is_judged_against_the_url_it_names_for_itself(tmp_path: Pa
     html = (
         (PAGES / "bare_page.html")
         .read_text()
-        .replace(
-            "<html>", '<html><head><link rel="canonical" href="https://www.prices.example.com/prnd"></head>'
-        )
+        .replace("<html>", '<html><head><link rel="canonical" href="https://www.prices.example.com/prnd"></head>')
     )
     path = tmp_path / "saved.html"
     path.write_text(html)

@@ -37,9 +37,7 @@ def zh_page(*, head: str = "", byline: str = "来源：稀土观察网　作者�
 
 
 def test_chinese_author_from_meta_and_the_byline_line_left_out_of_the_body() -> None:
-    article = extract_article(
-        zh_page(head='<meta name="author" content="王晓明">'), url="https://xt.example.cn/a"
-    )
+    article = extract_article(zh_page(head='<meta name="author" content="王晓明">'), url="https://xt.example.cn/a")
     assert article.authors == ("王晓明",)
     assert article.sources["authors"] == "meta"
     assert article.body_text.split("\n\n") == [normalize_whitespace(p) for p in ZH_PARAGRAPHS]
@@ -90,9 +88,7 @@ def test_feed_fills_what_the_page_does_not_say_and_says_so() -> None:
     smelters in Baotou cut output for scheduled maintenance and traders rebuilt inventories.</p>
     <p>Market participants said demand from magnet makers in Ningbo remained firm this month.</p>
     </div></body></html>"""
-    hints = EntryHints(
-        title="PrNd rises", authors=("Li Wei",), published_at=datetime(2024, 9, 3, 10, tzinfo=UTC)
-    )
+    hints = EntryHints(title="PrNd rises", authors=("Li Wei",), published_at=datetime(2024, 9, 3, 10, tzinfo=UTC))
     article = extract_article(html, url="https://www.prices.example.com/prnd", hints=hints)
     assert article.sources == {"site": "url", "title": "feed", "authors": "feed", "published_at": "feed"}
 

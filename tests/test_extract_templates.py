@@ -81,9 +81,7 @@ def test_without_a_template_the_boilerplate_stays() -> None:
 
 def test_one_earlier_page_is_not_enough() -> None:
     template = learned(site_page(STORIES[0]))
-    assert (
-        "About Acme Metals" in extract_article(site_page(STORIES[1]), url=url(1), template=template).body_text
-    )
+    assert "About Acme Metals" in extract_article(site_page(STORIES[1]), url=url(1), template=template).body_text
 
 
 def test_block_keys_are_those_before_the_template_is_applied() -> None:

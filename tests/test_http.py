@@ -88,12 +88,8 @@ def test_gzip_body_is_decoded_and_described(httpserver: HTTPServer, fetcher: Fet
     ],
     ids=["zlib-deflate", "raw-deflate", "brotli"],
 )
-def test_other_content_encodings_are_decoded(
-    httpserver: HTTPServer, fetcher: Fetcher, encoding, encode
-) -> None:
-    httpserver.expect_request("/a").respond_with_data(
-        encode(b"hello " * 100), headers={"Content-Encoding": encoding}
-    )
+def test_other_content_encodings_are_decoded(httpserver: HTTPServer, fetcher: Fetcher, encoding, encode) -> None:
+    httpserver.expect_request("/a").respond_with_data(encode(b"hello " * 100), headers={"Content-Encoding": encoding})
     assert fetcher.get(httpserver.url_for("/a")).body == b"hello " * 100
 
 
@@ -123,9 +119,7 @@ def test_server_error_is_retryable(httpserver: HTTPServer, fetcher: Fetcher) -> 
     )
 
 
-def test_429_is_retryable_with_retry_after_in_seconds_or_as_a_date(
-    httpserver: HTTPServer, fetcher: Fetcher
-) -> None:
+def test_429_is_retryable_with_retry_after_in_seconds_or_as_a_date(httpserver: HTTPServer, fetcher: Fetcher) -> None:
     later = email.utils.format_datetime(datetime.now(UTC) + timedelta(seconds=120), usegmt=True)
     httpserver.expect_request("/seconds").respond_with_data("", status=429, headers={"Retry-After": "30"})
     httpserver.expect_request("/date").respond_with_data("", status=503, headers={"Retry-After": later})
@@ -146,9 +140,7 @@ def test_404_is_fatal(httpserver: HTTPServer, fetcher: Fetcher) -> None:
 
 
 def test_errors_survive_pickling() -> None:
-    error = pickle.loads(
-        pickle.dumps(RetryableFetchError("http://a.example/", "HTTP 503", 503, retry_after=7.0))
-    )
+    error = pickle.loads(pickle.dumps(RetryableFetchError("http://a.example/", "HTTP 503", 503, retry_after=7.0)))
     assert (error.url, error.reason, error.status, error.retry_after) == (
         "http://a.example/",
         "HTTP 503",
@@ -272,18 +264,14 @@ def test_redirect_loop_is_fatal(httpserver: HTTPServer, fetcher: Fetcher) -> Non
 
 def test_too_many_redirects_is_fatal(httpserver: HTTPServer, fetcher: Fetcher) -> None:
     for hop in range(10):
-        httpserver.expect_request(f"/r{hop}").respond_with_data(
-            "", status=307, headers={"Location": f"/r{hop + 1}"}
-        )
+        httpserver.expect_request(f"/r{hop}").respond_with_data("", status=307, headers={"Location": f"/r{hop + 1}"})
     with pytest.raises(FatalFetchError, match=r"too many redirects \(>5\)"):
         fetcher.get(httpserver.url_for("/r0"))
     assert len(httpserver.log) == 6
 
 
 def test_redirect_to_another_scheme_is_fatal(httpserver: HTTPServer, fetcher: Fetcher) -> None:
-    httpserver.expect_request("/a").respond_with_data(
-        "", status=302, headers={"Location": "file:///etc/passwd"}
-    )
+    httpserver.expect_request("/a").respond_with_data("", status=302, headers={"Location": "file:///etc/passwd"})
     with pytest.raises(FatalFetchError, match="unsupported URL scheme 'file'"):
         fetcher.get(httpserver.url_for("/a"))
 
@@ -327,9 +315,7 @@ def test_connection_recorder_sees_real_connections(httpserver: HTTPServer, fetch
         ("http://0.0.0.0:{port}/", "unspecified"),
     ],
 )
-def test_guard_refuses_non_public_addresses_before_any_connection(
-    httpserver: HTTPServer, url: str, kind: str
-) -> None:
+def test_guard_refuses_non_public_addresses_before_any_connection(httpserver: HTTPServer, url: str, kind: str) -> None:
     with (
         Fetcher(FetchPolicy()) as guarded,
         record_connections() as attempts,
@@ -448,9 +434,7 @@ def test_tls_uses_the_host_name_and_an_untrusted_certificate_is_fatal(self_signe
 # --- robots.txt ---------------------------------------------------------------------------------------------
 
 
-def test_robots_disallow_is_fatal_and_the_page_is_never_requested(
-    httpserver: HTTPServer, fetcher: Fetcher
-) -> None:
+def test_robots_disallow_is_fatal_and_the_page_is_never_requested(httpserver: HTTPServer, fetcher: Fetcher) -> None:
     httpserver.expect_request("/robots.txt").respond_with_data("User-agent: *\nDisallow: /private\n")
     httpserver.expect_request("/public").respond_with_data("ok")
 
@@ -489,9 +473,7 @@ def test_per_host_concurrency_is_never_exceeded() -> None:
     policy = FetchPolicy(allow_private_networks=True, per_host_concurrency=1)
     with RawServer(handler) as server, Fetcher(policy) as f:
         bodies: list[bytes] = []
-        threads = [
-            threading.Thread(target=lambda: bodies.append(f.get(server.url + "/").body)) for _ in range(4)
-        ]
+        threads = [threading.Thread(target=lambda: bodies.append(f.get(server.url + "/").body)) for _ in range(4)]
         for thread in threads:
             thread.start()
         for thread in threads:

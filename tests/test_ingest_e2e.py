@@ -208,9 +208,7 @@ def test_two_runs_store_each_on_topic_article_once_and_second_run_fetches_nothin
     assert mp["authors"] == [MP.author]
 
     # Every fault ends with a readable reason on its feed or entry.
-    health = {
-        row["url"]: row for row in map(json.loads, invoke("feeds", "list", "--format", "json").splitlines())
-    }
+    health = {row["url"]: row for row in map(json.loads, invoke("feeds", "list", "--format", "json").splitlines())}
     assert "500" in health[web.url("/feeds/broken.xml")]["last_error"]
     assert "timed out" in health[web.url("/feeds/slow.xml")]["last_error"]
     assert "not an RSS or Atom feed" in health[web.url("/feeds/page.html")]["last_error"]
@@ -248,9 +246,7 @@ def test_guard_refuses_private_addresses_by_default(
     feeds = build_web(web, tmp_path)
     monkeypatch.setenv("RARE_NEWS_ALLOW_PRIVATE_NETWORKS", "false")
     invoke("run", "--feeds", str(feeds))
-    health = {
-        row["url"]: row for row in map(json.loads, invoke("feeds", "list", "--format", "json").splitlines())
-    }
+    health = {row["url"]: row for row in map(json.loads, invoke("feeds", "list", "--format", "json").splitlines())}
     reason = health[web.url("/feeds/metals.xml")]["last_error"]
     assert "loopback" in reason and "RARE_NEWS_ALLOW_PRIVATE_NETWORKS" in reason
     assert web.paths_requested() == []  # refused before connecting

@@ -240,16 +240,12 @@ def test_weak_evidence_is_capped_by_strong_evidence(taxonomy: Taxonomy) -> None:
 def test_tags_given_or_not_give_the_same_score(taxonomy: Taxonomy) -> None:
     title, body = seed("003_c639fa3e6c122bf7.txt")
     tags = tag_text(taxonomy, body, title=title)
-    assert score_article(taxonomy, title=title, body=body, tags=tags) == score_article(
-        taxonomy, title=title, body=body
-    )
+    assert score_article(taxonomy, title=title, body=body, tags=tags) == score_article(taxonomy, title=title, body=body)
 
 
 def test_tags_given_replace_the_tag_counts(taxonomy: Taxonomy) -> None:
     bare = score_article(taxonomy, title="", body="Rare earths.", tags=[])
-    more = score_article(
-        taxonomy, title="", body="Rare earths.", tags=[TagMatch("element", "neodymium", 4)]
-    )
+    more = score_article(taxonomy, title="", body="Rare earths.", tags=[TagMatch("element", "neodymium", 4)])
     assert more.score > bare.score
     assert "element neodymium x4" in more.reasons
 

@@ -15,9 +15,23 @@ ROOT = Path(__file__).resolve().parents[1]
 SEED = ROOT / "seeds" / "000_5e03993ef8204055.txt"
 
 ELEMENTS = [
-    "scandium", "yttrium", "lanthanum", "cerium", "praseodymium", "neodymium", "promethium",
-    "samarium", "europium", "gadolinium", "terbium", "dysprosium", "holmium", "erbium", "thulium",
-    "ytterbium", "lutetium",
+    "scandium",
+    "yttrium",
+    "lanthanum",
+    "cerium",
+    "praseodymium",
+    "neodymium",
+    "promethium",
+    "samarium",
+    "europium",
+    "gadolinium",
+    "terbium",
+    "dysprosium",
+    "holmium",
+    "erbium",
+    "thulium",
+    "ytterbium",
+    "lutetium",
 ]
 
 
@@ -111,10 +125,7 @@ def test_case_insensitive_names_are_word_bounded(taxonomy: Taxonomy) -> None:
 
 
 def test_hyphen_and_space_variants_of_rare_earth(taxonomy: Taxonomy) -> None:
-    text = (
-        "rare-earth, rare earth, Rare Earths, RARE-EARTHS, rare\u2013earth, rare  earth, rare\nearths;"
-        " rareearth"
-    )
+    text = "rare-earth, rare earth, Rare Earths, RARE-EARTHS, rare\u2013earth, rare  earth, rare\nearths; rareearth"
     assert core(taxonomy, text) == {"rare earth": 7}
 
 
@@ -222,8 +233,12 @@ def test_version_is_a_content_hash(data: dict[str, Any], taxonomy: Taxonomy) -> 
         ({"core": [{"name": "rare earth", "patterns": ["rare earth"]}]}, "need a 'weight'"),
         ({"weights": {"mineral": 1.0}}, "unknown kind"),
         (
-            {"term": [{"kind": "place", "name": "X", "patterns": ["xyz"]}, {"kind": "place", "name": "x",
-                                                                             "patterns": ["abc"]}]},
+            {
+                "term": [
+                    {"kind": "place", "name": "X", "patterns": ["xyz"]},
+                    {"kind": "place", "name": "x", "patterns": ["abc"]},
+                ]
+            },
             "defined twice",
         ),
     ],

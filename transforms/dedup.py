@@ -72,6 +72,8 @@ def _permutations() -> Any:
     a = generator.randint(0, 1 << 63, NUM_PERM, dtype=np.uint64) * np.uint64(2) + np.uint64(1)
     b = generator.randint(0, 1 << 64, NUM_PERM, dtype=np.uint64)
     return np.array([a, b])
+
+
 _CJK = "\u2e80-\u9fff\uac00-\ud7af\uf900-\ufaff"
 _PUNCTUATION = re.compile(r"[^\w\s]|_")
 _CJK_CHAR = re.compile(f"[{_CJK}]")

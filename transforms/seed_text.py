@@ -41,12 +41,8 @@ BYLINE_SEARCH_LINES = 4
 
 _BULLETS = "•·▪●◦*-–—> \t"
 _BYLINE_FIELD = re.compile(r"\b(?:Source|Published|Updated)\s*:", re.IGNORECASE)
-_BYLINE_AUTHORS = re.compile(
-    r"^By\s+(?P<authors>.+?)\s*(?=\b(?:Source|Published|Updated)\s*:|$)", re.IGNORECASE
-)
-_BYLINE_SOURCE = re.compile(
-    r"\bSource\s*:\s*(?P<source>.+?)\s*(?=\b(?:Published|Updated|By)\s*:|$)", re.IGNORECASE
-)
+_BYLINE_AUTHORS = re.compile(r"^By\s+(?P<authors>.+?)\s*(?=\b(?:Source|Published|Updated)\s*:|$)", re.IGNORECASE)
+_BYLINE_SOURCE = re.compile(r"\bSource\s*:\s*(?P<source>.+?)\s*(?=\b(?:Published|Updated|By)\s*:|$)", re.IGNORECASE)
 _BYLINE_PUBLISHED = re.compile(
     r"\bPublished\s*:\s*(?P<y>\d{4})[/.\-](?P<m>\d{1,2})[/.\-](?P<d>\d{1,2})"
     r"(?:[ T]+(?P<H>\d{1,2}):(?P<M>\d{2})(?::(?P<S>\d{2}))?)?"
@@ -111,12 +107,7 @@ def _join_wrapped(lines: list[str]) -> list[str]:
         if not line:
             previous_blank = True
             continue
-        if (
-            paragraphs
-            and not previous_blank
-            and line[0].islower()
-            and not paragraphs[-1].endswith(_SENTENCE_END)
-        ):
+        if paragraphs and not previous_blank and line[0].islower() and not paragraphs[-1].endswith(_SENTENCE_END):
             paragraphs[-1] = f"{paragraphs[-1]} {line}"
         else:
             paragraphs.append(line)

@@ -78,9 +78,7 @@ _SEP_RE = re.compile(_SEP_CLASS)
 _SEP = object()  # trie token for "one or more spaces or hyphens"
 _END = object()  # trie marker for "a pattern ends here"
 
-_TERM_KEYS = frozenset(
-    {"kind", "name", "patterns", "case_sensitive_patterns", "exclude", "weight", "prefilter"}
-)
+_TERM_KEYS = frozenset({"kind", "name", "patterns", "case_sensitive_patterns", "exclude", "weight", "prefilter"})
 _CORE_KEYS = _TERM_KEYS - {"kind"}
 _TOP_KEYS = frozenset({"weights", "core", "term"})
 
@@ -283,8 +281,7 @@ def _check_pattern(pattern: str, *, case_sensitive: bool, where: str) -> None:
     if not case_sensitive and letters < MIN_CASE_INSENSITIVE_LETTERS:
         raise _fail(
             where,
-            f"pattern {pattern!r} is too short to match case-insensitively; "
-            "list it in case_sensitive_patterns",
+            f"pattern {pattern!r} is too short to match case-insensitively; list it in case_sensitive_patterns",
         )
 
 

@@ -90,8 +90,15 @@ def build_slow_web(server: HTTPServer, stories: tuple[Story, ...], **kwargs: Any
         for story in (*stories, OFF_TOPIC[0])
     ]
     first = news.url(f"/news/{stories[0].slug}")
-    items.append(("copy-of-first", first + "?utm_source=feed&utm_campaign=x", stories[0].title, stories[0].published,
-                  "rare earth"))
+    items.append(
+        (
+            "copy-of-first",
+            first + "?utm_source=feed&utm_campaign=x",
+            stories[0].title,
+            stories[0].published,
+            "rare earth",
+        )
+    )
     news.document("/feeds/wire.xml", rss(items, title="Wire"), "application/rss+xml")
     return web
 

@@ -132,14 +132,16 @@ def attacks(secret: Path, dtd_url: str) -> dict[str, bytes]:
     return {
         "billion laughs": feed(f"<!DOCTYPE rss [{_LOL}]>", "&lol9;").encode(),
         "external entity to a local file": feed(xxe, "&xxe;").encode(),
-        "parameter entity fetching a DTD": feed(f'<!DOCTYPE rss [<!ENTITY % dtd SYSTEM "{dtd_url}"> %dtd;]>',
-                                                "&remote;").encode(),
+        "parameter entity fetching a DTD": feed(
+            f'<!DOCTYPE rss [<!ENTITY % dtd SYSTEM "{dtd_url}"> %dtd;]>', "&remote;"
+        ).encode(),
         "external DTD (DOCTYPE SYSTEM url)": feed(f'<!DOCTYPE rss SYSTEM "{dtd_url}">', "&remote;").encode(),
         "billion laughs in UTF-16": feed(f"<!DOCTYPE rss [{_LOL}]>", "&lol9;", "utf-16").encode("utf-16"),
         # No "<!ENTITY" among the bytes until feedparser decodes them.
         "external entity in UTF-7": utf7(feed(xxe, "&xxe;", "utf-7")),
-        "billion laughs after a 70 kB comment": feed(f"<!DOCTYPE rss [{_LOL}]>", "&lol9;",
-                                                     prefix="<!--" + "x" * 70_000 + "-->").encode(),
+        "billion laughs after a 70 kB comment": feed(
+            f"<!DOCTYPE rss [{_LOL}]>", "&lol9;", prefix="<!--" + "x" * 70_000 + "-->"
+        ).encode(),
     }
 
 
@@ -334,6 +336,10 @@ def test_xml_attacks_in_a_real_run_are_refused_and_leak_nothing(
             for value in row
         )
     assert SECRET not in dump and "lollollol" not in dump
-    record("XML attacks served to a real run", f"{sum(f.last_status == 'failed' for f in refused.values())} of "
-           f"{len(refused)} feeds refused (the external-DTD one read, its DTD never fetched); neither the secret "
-           "file's content nor any expansion anywhere in the database", backend=corpus_run.backend)
+    record(
+        "XML attacks served to a real run",
+        f"{sum(f.last_status == 'failed' for f in refused.values())} of "
+        f"{len(refused)} feeds refused (the external-DTD one read, its DTD never fetched); neither the secret "
+        "file's content nor any expansion anywhere in the database",
+        backend=corpus_run.backend,
+    )

@@ -107,8 +107,10 @@ def guarded(backend: tuple[str, str], tmp_path_factory: pytest.TempPathFactory) 
                 continue
             web.redirect(f"/news/go/{index}", location)
             entries[fault] = f"{public}/news/go/{index}"
-        items = [(link, link, f"Rare earth story {i}", story.published, "rare earth") for i, link in
-                 enumerate(entries.values())]
+        items = [
+            (link, link, f"Rare earth story {i}", story.published, "rare earth")
+            for i, link in enumerate(entries.values())
+        ]
         items[0] = (entries["public article (control)"],) * 2 + (story.title, story.published, "rare earth")
         web.document("/feeds/wire.xml", rss(items), "application/rss+xml")
         web.document("/feeds/direct.xml", rss(items[:1]), "application/rss+xml")
@@ -132,9 +134,12 @@ def guarded(backend: tuple[str, str], tmp_path_factory: pytest.TempPathFactory) 
 def test_the_guard_lets_a_public_host_through(guarded: Guarded, record: Callable[..., None]) -> None:
     assert guarded.entry("public article (control)")[0] == "loaded"
     assert "/news/good" in guarded.paths()
-    record("guard on: public site (control)", f"{PUBLIC_STANDIN} vetted as public, article stored",
-           backend=guarded.backend, found=audit(guarded.engine, stored=[STORIES[0].title],
-                                                entries=[guarded.entries["public article (control)"]]))
+    record(
+        "guard on: public site (control)",
+        f"{PUBLIC_STANDIN} vetted as public, article stored",
+        backend=guarded.backend,
+        found=audit(guarded.engine, stored=[STORIES[0].title], entries=[guarded.entries["public article (control)"]]),
+    )
 
 
 @pytest.mark.parametrize("fault", list(INWARD))
@@ -147,8 +152,12 @@ def test_inward_targets_are_refused_before_any_connection(
     if "file:" not in fault:
         assert "RARE_NEWS_ALLOW_PRIVATE_NETWORKS=true to allow" in (reason or "")
     assert not [path for path in guarded.paths() if path.startswith("/internal/")]
-    record(f"guard on: {fault}", f"{reason}; no connection made", backend=guarded.backend,
-           found=audit(guarded.engine, entries=[guarded.entries[fault]]))
+    record(
+        f"guard on: {fault}",
+        f"{reason}; no connection made",
+        backend=guarded.backend,
+        found=audit(guarded.engine, entries=[guarded.entries[fault]]),
+    )
 
 
 @pytest.mark.parametrize("feed", ["feed on 127.0.0.1", "feed on localhost"])
@@ -169,5 +178,9 @@ def test_only_the_vetted_server_was_ever_connected_to(guarded: Guarded, record: 
     web_connects = [port for host, port in guarded.connects if port == guarded.server.port]
     # one connection per request the server logged: the guard never opened one it then refused
     assert len(web_connects) == len(guarded.server.log)
-    record("guard on: sockets opened during the run", f"{len(web_connects)} connections, all to the vetted server "
-           f"({len(guarded.server.log)} requests); none to 10/8, 169.254/16 or ::1", backend=guarded.backend)
+    record(
+        "guard on: sockets opened during the run",
+        f"{len(web_connects)} connections, all to the vetted server "
+        f"({len(guarded.server.log)} requests); none to 10/8, 169.254/16 or ::1",
+        backend=guarded.backend,
+    )

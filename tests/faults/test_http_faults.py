@@ -53,9 +53,7 @@ pytestmark = [pytest.mark.faults, pytest.mark.usefixtures("prefect_harness")]
 
 NON_ASCII = "“We expect the premium to last,” one trader said, quoting €412 a kilogram for the oxide in Rotterdam."
 CHARSET_HEADER_UTF8 = replace(STORIES[9], paragraphs=(*STORIES[9].paragraphs, NON_ASCII))
-CHARSET_HEADER_LATIN1 = replace(
-    STORIES[10], paragraphs=(*STORIES[10].paragraphs, NON_ASCII.replace("€412", "€388"))
-)
+CHARSET_HEADER_LATIN1 = replace(STORIES[10], paragraphs=(*STORIES[10].paragraphs, NON_ASCII.replace("€412", "€388")))
 
 
 @dataclass
@@ -217,9 +215,11 @@ def build(web: Web, folder: Path) -> Path:
         _page(web, f"/news/{story.slug}", _html(story))
     web.feeds["503 Retry-After (feed)"] = web.polite(
         "/feeds/busy.xml",
-        lambda request: Response(single(STORIES[11]), content_type="application/rss+xml")
-        if web.healed
-        else Response("busy", status=503, headers={"Retry-After": "3600"}),
+        lambda request: (
+            Response(single(STORIES[11]), content_type="application/rss+xml")
+            if web.healed
+            else Response("busy", status=503, headers={"Retry-After": "3600"})
+        ),
     )
     web.feeds["5xx (feed)"] = web.polite("/feeds/broken.xml", lambda request: Response("boom", status=502))
     slow_feed = ok(single(STORIES[12]).encode(), content_type="application/rss+xml")
@@ -367,8 +367,12 @@ def test_control_page_is_stored_once(hostile: Hostile, record: Callable[..., Non
     assert hostile.entry("control")[0] == "loaded"
     assert hostile.stored(STORIES[0].title) == 1
     assert hostile.second.polite_asked["/news/control"] == 0  # done is done: not fetched again
-    record("control page (no fault)", "stored once; not fetched again by run 2", backend=hostile.backend,
-           found=hostile.audit(STORIES[0].title, pages=("control",)))
+    record(
+        "control page (no fault)",
+        "stored once; not fetched again by run 2",
+        backend=hostile.backend,
+        found=hostile.audit(STORIES[0].title, pages=("control",)),
+    )
 
 
 def test_page_5xx_fails_with_a_reason_and_is_retried_on_the_next_run(
@@ -378,16 +382,24 @@ def test_page_5xx_fails_with_a_reason_and_is_retried_on_the_next_run(
     assert (status, retryable, attempts) == ("failed", True, 2)
     assert "HTTP 500" in (reason or "")
     assert hostile.second.polite_asked["/news/always-500"] == 2  # one retry inside run 2, as in run 1
-    record("HTTP 500 on a page, always", _said(hostile.entry("5xx always")) + "; retried next run, bounded",
-           backend=hostile.backend, found=hostile.audit(pages=("5xx always",)))
+    record(
+        "HTTP 500 on a page, always",
+        _said(hostile.entry("5xx always")) + "; retried next run, bounded",
+        backend=hostile.backend,
+        found=hostile.audit(pages=("5xx always",)),
+    )
 
 
 def test_page_5xx_that_recovers_is_stored_by_the_next_run(hostile: Hostile, record: Callable[..., None]) -> None:
     assert hostile.entry("5xx until healed", run=1)[:2] == ("failed", "HTTP 500 Internal Server Error")
     assert hostile.entry("5xx until healed")[0] == "loaded"
     assert hostile.stored(STORIES[1].title) == 1
-    record("HTTP 500 on a page, then recovers", "run 1: failed (may pass): HTTP 500; run 2: stored",
-           backend=hostile.backend, found=hostile.audit(STORIES[1].title, pages=("5xx until healed",)))
+    record(
+        "HTTP 500 on a page, then recovers",
+        "run 1: failed (may pass): HTTP 500; run 2: stored",
+        backend=hostile.backend,
+        found=hostile.audit(STORIES[1].title, pages=("5xx until healed",)),
+    )
 
 
 @pytest.mark.parametrize(("name", "story"), [("429 Retry-After", STORIES[2]), ("503 Retry-After", STORIES[3])])
@@ -402,8 +414,12 @@ def test_429_and_503_with_retry_after_are_retried_after_the_wait(
     assert hostile.entry(name, run=1)[0] == "loaded"  # within run 1
     assert hostile.stored(story.title) == 1
     code = name.split()[0]
-    record(f"HTTP {code} with Retry-After: 1 (page)", f"waited {gap:.1f} s as told, retried, stored in the same run",
-           backend=hostile.backend, found=hostile.audit(story.title, pages=(name,)))
+    record(
+        f"HTTP {code} with Retry-After: 1 (page)",
+        f"waited {gap:.1f} s as told, retried, stored in the same run",
+        backend=hostile.backend,
+        found=hostile.audit(story.title, pages=(name,)),
+    )
 
 
 def test_slow_loris_body_hits_the_total_deadline_then_loads_when_the_server_recovers(
@@ -417,9 +433,12 @@ def test_slow_loris_body_hits_the_total_deadline_then_loads_when_the_server_reco
     got = hostile.first.sent["/news/trickle"] - 2 * len(head(Content_Length=str(page)))
     assert 0 < got < 2 * 30, got  # ~12 bytes a try before the deadline cut it
     assert hostile.entry("slow-loris body")[0] == "loaded"
-    record("slow-loris page (1 byte / 0.2 s)", f"run 1: {reason} ({got} of {page} bytes in 2 tries); "
-           "run 2, server well: stored",
-           backend=hostile.backend, found=hostile.audit(STORIES[4].title, pages=("slow-loris body",)))
+    record(
+        "slow-loris page (1 byte / 0.2 s)",
+        f"run 1: {reason} ({got} of {page} bytes in 2 tries); run 2, server well: stored",
+        backend=hostile.backend,
+        found=hostile.audit(STORIES[4].title, pages=("slow-loris body",)),
+    )
 
 
 def test_body_cut_short_is_retried_and_loaded_later(hostile: Hostile, record: Callable[..., None]) -> None:
@@ -427,8 +446,12 @@ def test_body_cut_short_is_retried_and_loaded_later(hostile: Hostile, record: Ca
     assert (status, retryable) == ("failed", True)
     assert "cut short" in (reason or "")
     assert hostile.entry("body cut short")[0] == "loaded"
-    record("body cut short (half, then close)", f"run 1: failed (may pass): {reason}; run 2: stored",
-           backend=hostile.backend, found=hostile.audit(STORIES[5].title, pages=("body cut short",)))
+    record(
+        "body cut short (half, then close)",
+        f"run 1: failed (may pass): {reason}; run 2: stored",
+        backend=hostile.backend,
+        found=hostile.audit(STORIES[5].title, pages=("body cut short",)),
+    )
 
 
 def test_content_length_longer_than_the_body_is_a_cut_short_body(hostile: Hostile, record: Callable[..., None]) -> None:
@@ -436,8 +459,12 @@ def test_content_length_longer_than_the_body_is_a_cut_short_body(hostile: Hostil
     assert (status, retryable) == ("failed", True)
     assert "cut short" in (reason or "")
     assert hostile.stored(STORIES[6].title) == 0  # a partial page is never stored as the article
-    record("Content-Length lies: 5000 bytes too long", _said(hostile.entry("Content-Length too long")),
-           backend=hostile.backend, found=hostile.audit(pages=("Content-Length too long",)))
+    record(
+        "Content-Length lies: 5000 bytes too long",
+        _said(hostile.entry("Content-Length too long")),
+        backend=hostile.backend,
+        found=hostile.audit(pages=("Content-Length too long",)),
+    )
 
 
 def test_content_length_shorter_than_the_body_keeps_only_the_declared_bytes(
@@ -452,11 +479,17 @@ def test_content_length_shorter_than_the_body_keeps_only_the_declared_bytes(
         assert story.paragraphs[2][:40] not in body and story.paragraphs[3][:40] not in body
     else:
         assert status in ("failed", "irrelevant") and reason
-    what = "stored the declared bytes only (2 of 4 paragraphs); bytes past the length ignored" if stored else _said(
-        hostile.entry("Content-Length too short")
+    what = (
+        "stored the declared bytes only (2 of 4 paragraphs); bytes past the length ignored"
+        if stored
+        else _said(hostile.entry("Content-Length too short"))
     )
-    record("Content-Length lies: shorter than the body", what, backend=hostile.backend,
-           found=hostile.audit(pages=("Content-Length too short",)))
+    record(
+        "Content-Length lies: shorter than the body",
+        what,
+        backend=hostile.backend,
+        found=hostile.audit(pages=("Content-Length too short",)),
+    )
 
 
 @pytest.mark.parametrize("name", ["1 GiB body, declared", "1 GiB body, streamed"])
@@ -472,8 +505,12 @@ def test_a_gigabyte_body_is_refused_at_the_cap_without_reading_it(
     sent = hostile.web.raw.sent[path]
     assert sent < 64 * 2**20, f"the server got to send {sent} bytes"
     assert hostile.peak_rss_mib < 1024
-    record(f"{name} ", f"{reason}; server sent {sent / 2**20:.1f} MiB of 1024, peak RSS {hostile.peak_rss_mib:.0f} MiB",
-           backend=hostile.backend, found=hostile.audit(pages=(name,)))
+    record(
+        f"{name} ",
+        f"{reason}; server sent {sent / 2**20:.1f} MiB of 1024, peak RSS {hostile.peak_rss_mib:.0f} MiB",
+        backend=hostile.backend,
+        found=hostile.audit(pages=(name,)),
+    )
 
 
 @pytest.mark.parametrize("name", ["gzip bomb", "brotli bomb"])
@@ -483,18 +520,29 @@ def test_decompression_bombs_stop_at_the_cap(hostile: Hostile, record: Callable[
     assert "decompressed body larger than 4000000 bytes" in (reason or "")
     assert hostile.peak_rss_mib < 1024
     wire = hostile.web.wire[name]
-    record(f"{name}: 1 GiB in {wire / 1000:,.1f} kB", f"{reason} (fatal)",
-           backend=hostile.backend, found=hostile.audit(pages=(name,)))
+    record(
+        f"{name}: 1 GiB in {wire / 1000:,.1f} kB",
+        f"{reason} (fatal)",
+        backend=hostile.backend,
+        found=hostile.audit(pages=(name,)),
+    )
 
 
 def test_final_failures_are_not_fetched_again(hostile: Hostile, record: Callable[..., None]) -> None:
     """README: a failure that cannot pass (too large, a bomb, a redirect loop, refused) is not retried."""
     final = ["gzip bomb", "brotli bomb", "redirect loop", "page as image/png", "1 GiB body, declared"]
-    again = {name: hostile.second.polite_asked[_path(hostile.web.pages[name])]
-             + hostile.second.raw_asked[_path(hostile.web.pages[name])] for name in final}
+    again = {
+        name: hostile.second.polite_asked[_path(hostile.web.pages[name])]
+        + hostile.second.raw_asked[_path(hostile.web.pages[name])]
+        for name in final
+    }
     assert all(count == 0 for count in again.values()), again
-    record("final failures on the next run", "not fetched again (status kept, reason kept)", backend=hostile.backend,
-           found=hostile.audit(pages=tuple(final)))
+    record(
+        "final failures on the next run",
+        "not fetched again (status kept, reason kept)",
+        backend=hostile.backend,
+        found=hostile.audit(pages=tuple(final)),
+    )
 
 
 def test_redirect_loop_and_overlong_chain_are_refused(hostile: Hostile, record: Callable[..., None]) -> None:
@@ -503,17 +551,29 @@ def test_redirect_loop_and_overlong_chain_are_refused(hostile: Hostile, record: 
     chain = hostile.entry("redirect chain of 8")
     assert chain[0] == "failed" and "too many redirects (>5)" in (chain[1] or "")
     assert hostile.first.polite_asked["/news/long/7"] == 0 and hostile.first.polite_asked["/news/never-reached"] == 0
-    record("redirect loop (a -> b -> a)", _said(loop), backend=hostile.backend,
-           found=hostile.audit(pages=("redirect loop",)))
-    record("redirect chain of 8 (limit 5)", _said(chain) + "; hops past the limit never requested",
-           backend=hostile.backend, found=hostile.audit(pages=("redirect chain of 8",)))
+    record(
+        "redirect loop (a -> b -> a)",
+        _said(loop),
+        backend=hostile.backend,
+        found=hostile.audit(pages=("redirect loop",)),
+    )
+    record(
+        "redirect chain of 8 (limit 5)",
+        _said(chain) + "; hops past the limit never requested",
+        backend=hostile.backend,
+        found=hostile.audit(pages=("redirect chain of 8",)),
+    )
 
 
 def test_redirect_chain_within_the_limit_is_followed(hostile: Hostile, record: Callable[..., None]) -> None:
     assert hostile.entry("redirect chain of 3")[0] == "loaded"
     assert hostile.stored(STORIES[7].title) == 1
-    record("redirect chain of 3 (control)", "followed, stored once", backend=hostile.backend,
-           found=hostile.audit(STORIES[7].title, pages=("redirect chain of 3",)))
+    record(
+        "redirect chain of 3 (control)",
+        "followed, stored once",
+        backend=hostile.backend,
+        found=hostile.audit(STORIES[7].title, pages=("redirect chain of 3",)),
+    )
 
 
 def test_wrong_or_missing_content_type_on_pages(hostile: Hostile, record: Callable[..., None]) -> None:
@@ -522,12 +582,24 @@ def test_wrong_or_missing_content_type_on_pages(hostile: Hostile, record: Callab
     assert png[0] == "failed" and "not an HTML page (Content-Type image/png)" in (png[1] or "")
     binary = hostile.entry("binary served as text/html")
     assert binary[0] in ("failed", "irrelevant") and binary[1]
-    record("page without Content-Type", "read as HTML, stored", backend=hostile.backend,
-           found=hostile.audit(STORIES[8].title, pages=("page without Content-Type",)))
-    record("page served as image/png", _said(png), backend=hostile.backend,
-           found=hostile.audit(pages=("page as image/png",)))
-    record("binary bytes served as text/html", _said(binary), backend=hostile.backend,
-           found=hostile.audit(pages=("binary served as text/html",)))
+    record(
+        "page without Content-Type",
+        "read as HTML, stored",
+        backend=hostile.backend,
+        found=hostile.audit(STORIES[8].title, pages=("page without Content-Type",)),
+    )
+    record(
+        "page served as image/png",
+        _said(png),
+        backend=hostile.backend,
+        found=hostile.audit(pages=("page as image/png",)),
+    )
+    record(
+        "binary bytes served as text/html",
+        _said(binary),
+        backend=hostile.backend,
+        found=hostile.audit(pages=("binary served as text/html",)),
+    )
 
 
 @pytest.mark.parametrize(
@@ -544,23 +616,35 @@ def test_charset_header_that_contradicts_the_page_still_decodes_right(
     body = hostile.body(story.title)
     assert f"“We expect the premium to last,” one trader said, quoting {euro}" in body
     assert "\ufffd" not in body and "â€" not in body
-    record(name, "decoded by what the bytes are, stored with “quotes” and € intact", backend=hostile.backend,
-           found=hostile.audit(story.title, pages=(name,)))
+    record(
+        name,
+        "decoded by what the bytes are, stored with “quotes” and € intact",
+        backend=hostile.backend,
+        found=hostile.audit(story.title, pages=(name,)),
+    )
 
 
 def test_page_on_a_name_that_does_not_resolve(hostile: Hostile, record: Callable[..., None]) -> None:
     entry = hostile.entry("name that does not resolve (page)")
     assert entry[0] == "failed" and entry[1] == "could not resolve host gone.invalid"
-    record("page on gone.invalid (no such name)", _said(entry), backend=hostile.backend,
-           found=hostile.audit(pages=("name that does not resolve (page)",)))
+    record(
+        "page on gone.invalid (no such name)",
+        _said(entry),
+        backend=hostile.backend,
+        found=hostile.audit(pages=("name that does not resolve (page)",)),
+    )
 
 
 def test_exact_duplicate_and_off_topic_controls(hostile: Hostile, record: Callable[..., None]) -> None:
     assert hostile.entry("exact duplicate (tracking URL)")[0] == "duplicate"
     assert hostile.entry("off-topic control")[0] == "irrelevant"
     assert hostile.stored(OFF_TOPIC[0].title) == 0
-    record("same article under a tracking URL", _said(hostile.entry("exact duplicate (tracking URL)")),
-           backend=hostile.backend, found=hostile.audit(STORIES[0].title, pages=("exact duplicate (tracking URL)",)))
+    record(
+        "same article under a tracking URL",
+        _said(hostile.entry("exact duplicate (tracking URL)")),
+        backend=hostile.backend,
+        found=hostile.audit(STORIES[0].title, pages=("exact duplicate (tracking URL)",)),
+    )
 
 
 # --- feeds -------------------------------------------------------------------------------------------------------
@@ -575,17 +659,23 @@ def test_feed_503_with_retry_after_backs_off_as_told_and_loads_when_back(
     assert wait >= timedelta(seconds=3599), wait
     assert hostile.feed("503 Retry-After (feed)").last_status == "ok"
     assert hostile.stored(STORIES[11].title) == 1
-    record("HTTP 503 with Retry-After: 3600 (feed)",
-           f"feed failed, next poll in {wait.total_seconds() / 3600:.1f} h as told; back later: stored",
-           backend=hostile.backend, found=audit(hostile.engine, stored=[STORIES[11].title]))
+    record(
+        "HTTP 503 with Retry-After: 3600 (feed)",
+        f"feed failed, next poll in {wait.total_seconds() / 3600:.1f} h as told; back later: stored",
+        backend=hostile.backend,
+        found=audit(hostile.engine, stored=[STORIES[11].title]),
+    )
 
 
 def test_feed_5xx_is_recorded_and_backs_off(hostile: Hostile, record: Callable[..., None]) -> None:
     first, second = hostile.feed("5xx (feed)", run=1), hostile.feed("5xx (feed)")
     assert first.last_error == "HTTP 502 Bad Gateway" and first.consecutive_failures == 1
     assert second.consecutive_failures == 2 and second.next_poll_at > second.last_polled_at
-    record("HTTP 502 on a feed", f"feed failed: {second.last_error}; failures in a row: 2, backing off",
-           backend=hostile.backend)
+    record(
+        "HTTP 502 on a feed",
+        f"feed failed: {second.last_error}; failures in a row: 2, backing off",
+        backend=hostile.backend,
+    )
 
 
 def test_feed_trickling_its_headers_hits_the_total_deadline(hostile: Hostile, record: Callable[..., None]) -> None:
@@ -593,8 +683,11 @@ def test_feed_trickling_its_headers_hits_the_total_deadline(hostile: Hostile, re
     assert feed.last_status == "failed"
     assert feed.last_error == "timed out after 2.5 s (total deadline)"
     assert hostile.first.seconds < 60  # the trickle cost 2.5 s of it, not minutes
-    record("slow-loris feed (status line 1 byte / 0.3 s)", f"feed failed: {feed.last_error}; run took "
-           f"{hostile.first.seconds:.1f} s", backend=hostile.backend)
+    record(
+        "slow-loris feed (status line 1 byte / 0.3 s)",
+        f"feed failed: {feed.last_error}; run took {hostile.first.seconds:.1f} s",
+        backend=hostile.backend,
+    )
 
 
 def test_feed_behind_a_port_that_never_answers_hits_the_connect_timeout(
@@ -612,8 +705,9 @@ def test_tls_errors_are_final_and_nothing_is_sent(hostile: Hostile, record: Call
     assert hostile.web.tls.requests == 0  # no request ever crossed the untrusted connection
     plain = hostile.feed("TLS: plain HTTP on https (feed)")
     assert plain.last_status == "failed" and "TLS" in plain.last_error
-    record("TLS: self-signed certificate", f"feed failed: {untrusted.last_error}; no request sent",
-           backend=hostile.backend)
+    record(
+        "TLS: self-signed certificate", f"feed failed: {untrusted.last_error}; no request sent", backend=hostile.backend
+    )
     record("TLS: https to a plain-HTTP port", f"feed failed: {plain.last_error}", backend=hostile.backend)
 
 
@@ -630,8 +724,12 @@ def test_feeds_with_wrong_or_missing_content_type_or_moved_are_read(
 ) -> None:
     assert hostile.feed(name, run=1).last_status == "ok"
     assert hostile.stored(story.title) == 1
-    record(name, "read as a feed; its article stored once", backend=hostile.backend,
-           found=audit(hostile.engine, stored=[story.title]))
+    record(
+        name,
+        "read as a feed; its article stored once",
+        backend=hostile.backend,
+        found=audit(hostile.engine, stored=[story.title]),
+    )
 
 
 def test_feed_on_a_name_that_does_not_resolve(hostile: Hostile, record: Callable[..., None]) -> None:
@@ -651,9 +749,20 @@ def test_html_page_where_the_feed_should_be(hostile: Hostile, record: Callable[.
 
 def test_after_both_runs_nothing_is_lost_or_stored_twice(hostile: Hostile, record: Callable[..., None]) -> None:
     expected = [
-        STORIES[0].title, STORIES[1].title, STORIES[2].title, STORIES[3].title, STORIES[4].title,
-        STORIES[5].title, STORIES[7].title, STORIES[8].title, STORIES[9].title, STORIES[10].title,
-        STORIES[11].title, STORIES[12].title, STORIES[13].title, STORIES[14].title,
+        STORIES[0].title,
+        STORIES[1].title,
+        STORIES[2].title,
+        STORIES[3].title,
+        STORIES[4].title,
+        STORIES[5].title,
+        STORIES[7].title,
+        STORIES[8].title,
+        STORIES[9].title,
+        STORIES[10].title,
+        STORIES[11].title,
+        STORIES[12].title,
+        STORIES[13].title,
+        STORIES[14].title,
     ]
     found = audit(hostile.engine, stored=expected, entries=list(hostile.web.pages.values()), whole=True)
     assert found.lost == () and found.duplicated == ()

@@ -35,7 +35,7 @@ BAD_FEEDS_FILES: dict[str, tuple[str | bytes | None, str]] = {
     "bad TOML": ('[[feeds]\nurl = "http://127.0.0.1/feed.xml"\n', "is not valid TOML"),
     "TOML that is not text": (b"\xff\xfe[[feeds]]\x00\x9c", "is not valid TOML"),
     "unknown key in a feed": ('[[feeds]]\nurl = "http://127.0.0.1/feed.xml"\nurll = "x"\n', "unknown key(s) ['urll']"),
-    "unknown top-level key": ('[settings]\nfeeds = 1\n', "unknown top-level key(s) ['settings']"),
+    "unknown top-level key": ("[settings]\nfeeds = 1\n", "unknown top-level key(s) ['settings']"),
     "feeds is not a list": ('feeds = "http://127.0.0.1/feed.xml"\n', "'feeds' must be a list"),
     "feed without a URL": ('[[feeds]]\nname = "x"\n', "has no 'url'"),
     "file:// feed URL": ('[[feeds]]\nurl = "file:///etc/passwd"\n', "URL 'file:///etc/passwd' is not http(s)"),
@@ -143,10 +143,13 @@ def _enormous_feed(web: NewsWeb) -> bytes:
         story = STORIES[2 + index] if index < 2 else None
         link = web.url(f"/news/{story.slug}") if story else f"http://127.0.0.1:9/bulk/{index}"
         title = story.title if story else f"Weekly football round-up number {index}"
-        items.append(f"<item><guid>bulk-{index}</guid><link>{link}</link><title>{title}</title>"
-                     f"<pubDate>{when}</pubDate><description>Scores and fixtures</description></item>")
-    return (f'<?xml version="1.0"?><rss version="2.0"><channel><title>Bulk</title>{"".join(items)}'
-            "</channel></rss>").encode()
+        items.append(
+            f"<item><guid>bulk-{index}</guid><link>{link}</link><title>{title}</title>"
+            f"<pubDate>{when}</pubDate><description>Scores and fixtures</description></item>"
+        )
+    return (
+        f'<?xml version="1.0"?><rss version="2.0"><channel><title>Bulk</title>{"".join(items)}</channel></rss>'
+    ).encode()
 
 
 @pytest.fixture(scope="module")
@@ -162,23 +165,28 @@ def searchable(
         web.route("/robots.txt", lambda request: Response("User-agent: *\nAllow: /\n", content_type="text/plain"))
         for story in (*STORIES[:4], LYNAS):
             web.document(f"/news/{story.slug}", article_html(story), "text/html; charset=utf-8")
-        items = [(web.url(f"/news/{s.slug}"), web.url(f"/news/{s.slug}"), s.title, s.published, "rare earth")
-                 for s in (STORIES[0], STORIES[1], LYNAS)]
+        items = [
+            (web.url(f"/news/{s.slug}"), web.url(f"/news/{s.slug}"), s.title, s.published, "rare earth")
+            for s in (STORIES[0], STORIES[1], LYNAS)
+        ]
         keys = {}
         for scheme, link in SCHEMES.items():
             keys[scheme] = f"urn:hostile:{scheme}"
-            items.append((keys[scheme], link, f"Rare earth story behind a {scheme}: link", STORIES[0].published,
-                          "rare earth"))
+            items.append(
+                (keys[scheme], link, f"Rare earth story behind a {scheme}: link", STORIES[0].published, "rare earth")
+            )
         web.document("/feeds/links.xml", rss(items), "application/rss+xml")
         web.document("/feeds/bulk.xml", _enormous_feed(web), "application/rss+xml")
-        feeds = feeds_toml(folder / "feeds.toml", [(web.url("/feeds/links.xml"), True),
-                                                   (web.url("/feeds/bulk.xml"), False)])
+        feeds = feeds_toml(
+            folder / "feeds.toml", [(web.url("/feeds/links.xml"), True), (web.url("/feeds/bulk.xml"), False)]
+        )
         # The shipped caps (10 MB): the 10,000-entry feed is 2.2 MB, more than the suite's tight 2 MB.
         env = cli_env(prefect_api_url, database_url=url, max_bytes=10_000_000, max_decompressed_bytes=20_000_000)
         started = time.monotonic()
         output = run_cli(["run", "--feeds", str(feeds)], env, folder)
-        yield Searchable(name, url, env, folder, server, web.url("/feeds/bulk.xml"), keys,
-                         time.monotonic() - started, output)
+        yield Searchable(
+            name, url, env, folder, server, web.url("/feeds/bulk.xml"), keys, time.monotonic() - started, output
+        )
     finally:
         server.clear()
         if server.is_running():
@@ -197,8 +205,10 @@ def test_javascript_data_and_file_links_in_feeds_are_never_followed(
     with engine.connect() as connection:
         reasons = dict(
             connection.execute(
-                text("SELECT entry_key, status || ': ' || COALESCE(last_error, '') FROM seen_entry "
-                     "WHERE entry_key LIKE 'urn:hostile:%'")
+                text(
+                    "SELECT entry_key, status || ': ' || COALESCE(last_error, '') FROM seen_entry "
+                    "WHERE entry_key LIKE 'urn:hostile:%'"
+                )
             ).all()
         )
     for scheme, key in searchable.scheme_keys.items():
@@ -208,9 +218,12 @@ def test_javascript_data_and_file_links_in_feeds_are_never_followed(
     assert asked <= {"/feeds/links.xml", "/feeds/bulk.xml", "/robots.txt"} | pages
     stored = [story.title for story in (*STORIES[:4], LYNAS)]
     found = audit(engine, stored=stored, entries=list(searchable.scheme_keys.values()))
-    record("javascript:, data:, file:, vbscript:, mailto: links in a feed",
-           "each entry failed: entry link has unsupported scheme '…'; never fetched; the feed's other articles "
-           "stored", backend=searchable.backend, found=found)
+    record(
+        "javascript:, data:, file:, vbscript:, mailto: links in a feed",
+        "each entry failed: entry link has unsupported scheme '…'; never fetched; the feed's other articles stored",
+        backend=searchable.backend,
+        found=found,
+    )
 
 
 def test_a_feed_with_ten_thousand_entries_is_read_within_bounds(
@@ -222,8 +235,10 @@ def test_a_feed_with_ten_thousand_entries_is_read_within_bounds(
     with engine.connect() as connection:
         statuses = dict(
             connection.execute(
-                text("SELECT s.status, COUNT(*) FROM seen_entry s JOIN feed f ON f.id = s.feed_id "
-                     "WHERE f.url = :url GROUP BY s.status"),
+                text(
+                    "SELECT s.status, COUNT(*) FROM seen_entry s JOIN feed f ON f.id = s.feed_id "
+                    "WHERE f.url = :url GROUP BY s.status"
+                ),
                 {"url": searchable.enormous_url},
             ).all()
         )
@@ -232,20 +247,51 @@ def test_a_feed_with_ten_thousand_entries_is_read_within_bounds(
     asked = [request.path for request, _ in searchable.server.log if request.path.startswith("/bulk/")]
     assert asked == []  # off-topic entries of a general feed: decided from the title, never fetched
     found = audit(engine, stored=[STORIES[2].title, STORIES[3].title], entries=[f"bulk-{i}" for i in range(200)])
-    record(f"feed with {ENORMOUS:,} entries (2 MB)",
-           f"run took {searchable.run_seconds:.1f} s; newest 200 taken (max_entries_per_feed): 2 stored, 198 "
-           "irrelevant from their titles, none fetched", backend=searchable.backend, found=found)
+    record(
+        f"feed with {ENORMOUS:,} entries (2 MB)",
+        f"run took {searchable.run_seconds:.1f} s; newest 200 taken (max_entries_per_feed): 2 stored, 198 "
+        "irrelevant from their titles, none fetched",
+        backend=searchable.backend,
+        found=found,
+    )
 
 
 FTS_SYNTAX = [
-    '"lynas', "lynas*", "(lynas", "lynas)", "^lynas", "lynas:", "title:lynas", "{lynas}", "lynas AND", "OR lynas",
-    "lynas NEAR", "NEAR(lynas texas, 5)", "lynas + texas", '"lynas texas"', "lynas -", "*", '"', "AND", "NOT",
-    "(((", "稀土 lynas",
+    '"lynas',
+    "lynas*",
+    "(lynas",
+    "lynas)",
+    "^lynas",
+    "lynas:",
+    "title:lynas",
+    "{lynas}",
+    "lynas AND",
+    "OR lynas",
+    "lynas NEAR",
+    "NEAR(lynas texas, 5)",
+    "lynas + texas",
+    '"lynas texas"',
+    "lynas -",
+    "*",
+    '"',
+    "AND",
+    "NOT",
+    "(((",
+    "稀土 lynas",
 ]
 SQL_METACHARACTERS = [
-    "'; DROP TABLE article; --", "lynas' OR '1'='1", '" OR 1=1 --', "lynas'); DELETE FROM article; --",
-    "%", "_", "\\", "lynas%", "1; SELECT * FROM feed", "lynas UNION SELECT body_text FROM article",
-    "lynas\\'", "x" * 5000,
+    "'; DROP TABLE article; --",
+    "lynas' OR '1'='1",
+    '" OR 1=1 --',
+    "lynas'); DELETE FROM article; --",
+    "%",
+    "_",
+    "\\",
+    "lynas%",
+    "1; SELECT * FROM feed",
+    "lynas UNION SELECT body_text FROM article",
+    "lynas\\'",
+    "x" * 5000,
 ]
 # Queries whose only word is "lynas": whatever the syntax around it, the Lynas article must be found.
 LYNAS_ONLY = ['"lynas', "lynas*", "(lynas", "lynas)", "^lynas", "lynas:", "{lynas}", "lynas%"]
@@ -254,15 +300,18 @@ LYNAS_ONLY = ['"lynas', "lynas*", "(lynas", "lynas)", "^lynas", "lynas:", "{lyna
 def _search(query: str) -> tuple[int, str]:
     from flows.cli import app
 
-    result = CliRunner().invoke(app, ["search", "--format", "json", "--limit", "50", "--", query],
-                                catch_exceptions=False)
+    result = CliRunner().invoke(
+        app, ["search", "--format", "json", "--limit", "50", "--", query], catch_exceptions=False
+    )
     return result.exit_code, result.output
 
 
 def _row_counts(engine: Any) -> dict[str, int]:
     with engine.connect() as connection:
-        return {table: connection.execute(text(f"SELECT COUNT(*) FROM {table}")).scalar_one()  # noqa: S608
-                for table in ("article", "feed", "seen_entry", "tag", "article_tag")}
+        return {
+            table: connection.execute(text(f"SELECT COUNT(*) FROM {table}")).scalar_one()  # noqa: S608
+            for table in ("article", "feed", "seen_entry", "tag", "article_tag")
+        }
 
 
 @pytest.mark.parametrize("kind", ["FTS syntax", "SQL metacharacters"])
@@ -302,6 +351,9 @@ def test_search_queries_with_syntax_are_answered_or_refused_in_one_line(
     code, output = _search("lynas")
     assert code == 0 and LYNAS.title in output
     found = f"; 'lynas' inside syntax found its article {lynas_found} times of {lynas_found}" if lynas_found else ""
-    record(f"search: {len(queries)} queries with {kind}",
-           f"{answered} answered, {refused} refused in one line, 0 tracebacks; rows unchanged ({before['article']} "
-           f"articles){found}; {nasty[0]!r} also via the executable", backend=searchable.backend)
+    record(
+        f"search: {len(queries)} queries with {kind}",
+        f"{answered} answered, {refused} refused in one line, 0 tracebacks; rows unchanged ({before['article']} "
+        f"articles){found}; {nasty[0]!r} also via the executable",
+        backend=searchable.backend,
+    )
