@@ -29,6 +29,7 @@ within ``WINDOW_DAYS`` of the event's coverage; otherwise it starts an event. Th
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 import re
@@ -178,8 +179,15 @@ _NAME_RUN = re.compile(rf"{_WORD}(?:[ \t]+(?:(?:of|de|du|la|von|van|der|&)[ \t]+
 _SENTENCE_ENDS = frozenset(".!?:;\n\u3002\uff01\uff1f\uff1b")
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def _plain(word: str) -> str:
     return word.lower().strip(".'\u2019")
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _says_nothing(word: str) -> bool:
+    """A word that is no part of a name at a run's start or end: a stop word, a title, a month, a connector."""
+    return _plain(word) in _NOT_NAMES or word in _CONNECTORS
 
 
 def _opens_sentence(text: str, start: int) -> bool:
@@ -204,10 +212,10 @@ def name_keys(text: str, tag_names: Iterable[str] = ()) -> set[str]:
             continue  # inside a word ("iPhone")
         words = match.group().split()
         first = 0
-        while first < len(words) and (_plain(words[first]) in _NOT_NAMES or words[first] in _CONNECTORS):
+        while first < len(words) and _says_nothing(words[first]):
             first += 1
         last = len(words)
-        while last > first and (_plain(words[last - 1]) in _NOT_NAMES or words[last - 1] in _CONNECTORS):
+        while last > first and _says_nothing(words[last - 1]):
             last -= 1
         if last <= first or (last - first == 1 and first == 0 and _opens_sentence(text, start)):
             continue
@@ -220,14 +228,19 @@ def name_keys(text: str, tag_names: Iterable[str] = ()) -> set[str]:
 # --- evidence ----------------------------------------------------------------------------------------------
 
 
+# Memoized: scoring asks for the kind and weight of the same keys for every candidate event of every article
+# (a third of the load's event step in `make bench`); a run sees far fewer distinct keys than the cache holds.
+@functools.lru_cache(maxsize=1 << 16)
 def key_kind(key: str) -> str:
     return key.split(":", 1)[0]
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def key_weight(key: str) -> float:
     return KIND_WEIGHTS.get(key_kind(key), 1.0)
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def key_hash(key: str) -> int:
     """A signed 64-bit number for the indexed lookup table (a BIGINT on both databases)."""
     return int.from_bytes(hashlib.blake2b(key.encode("utf-8"), digest_size=8).digest(), "big", signed=True)
