@@ -30,7 +30,7 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
 from contextlib import suppress
 from dataclasses import dataclass, field, replace
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
 from connectors.http import Fetcher
 from connectors.pages import PageFetch, PageStream
@@ -44,6 +44,10 @@ W = TypeVar("W")
 DEFAULT_LOAD_INTERVAL = 0.5
 # Longest a page waits for its judging chunk to fill (Dask); on the local pool every page goes at once.
 JUDGE_CHUNK_WAIT = 1.0
+# Learned site templates are saved with a load at most this often (and with the last load): every page
+# changes its site's template, and writing each one out with every load cost the flow process a tenth of its
+# CPU per page. A crash loses only a few seconds of learning, which the next pages of the site repeat.
+TEMPLATE_SAVE_INTERVAL = 10.0
 
 JudgeFn = Callable[[list[PageInput]], "Future[list[Decision]]"]
 LoadFn = Callable[[list[EntryOutcome], list[FeedUpdate], dict[str, str]], BatchResult]
@@ -204,6 +208,8 @@ class _Stage(Generic[W]):
         self.mailbox = _Mailbox()
         self.lock = threading.Lock()  # pages and templates (only this thread uses them today; cheap to keep)
         self.templates: dict[str, SiteTemplate | None] = {}
+        self.unsaved_templates: set[str] = set()  # sites whose template changed since the last save
+        self.templates_saved_at = time.monotonic()
         self.pages: dict[int, PageInput] = {}  # fetched, waiting for their decision
         self.chunk: list[int] = []  # fetched, not yet sent to judging (Dask)
         self.chunk_since = 0.0
@@ -386,7 +392,15 @@ class _Stage(Generic[W]):
         with self.lock:
             learned = learn_site_templates(self.templates, self.buffer_judged)
             self.templates.update(learned)
-        templates = {site: template.to_json() for site, template in learned.items()}
+        self.unsaved_templates.update(learned)
+        templates: dict[str, str] = {}
+        if everything or time.monotonic() - self.templates_saved_at >= TEMPLATE_SAVE_INTERVAL:
+            with self.lock:
+                templates = {
+                    site: cast(SiteTemplate, self.templates[site]).to_json() for site in self.unsaved_templates
+                }
+            self.unsaved_templates.clear()
+            self.templates_saved_at = time.monotonic()
         self.loader.submit(_Load(self.buffer, self.buffer_updates, templates, self.buffer_bytes))
         self.remaining -= len(self.buffer)
         self.buffer, self.buffer_updates, self.buffer_judged, self.buffer_bytes = [], [], [], 0
