@@ -150,3 +150,23 @@ def test_a_stalled_page_does_not_delay_the_loads_of_pages_fetched_after_it(
 
 def _aware(value: datetime) -> datetime:
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+def test_site_templates_learned_in_a_run_are_saved_by_its_end(
+    two_sites: tuple[Site, Site], tmp_path: Path, settings_for
+) -> None:  # type: ignore[no-untyped-def]
+    """Templates are saved now and then, not with every load (flows/streaming.py): the last load saves them."""
+    from flows.ingest import ingest
+    from models.templates import load_templates
+    from transforms.templates import SiteTemplate, template_site
+
+    site, _ = two_sites
+    urls = site.publish(4)
+    database_url = f"sqlite:///{tmp_path / 'templates.db'}"
+
+    ingest(feeds_file=_feeds(tmp_path / "feeds.toml", site), settings=settings_for(database_url))
+
+    host = template_site(urls[0])
+    stored = load_templates(get_engine(database_url), {host})
+    assert set(stored) == {host}
+    assert SiteTemplate.from_json(stored[host]).pages >= 1.0
