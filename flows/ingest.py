@@ -1,23 +1,23 @@
 """The scheduled ingestion flow: poll feeds, fetch new entries, extract, keep rare-earth articles, load.
 
-A table of contents. Feeds are polled in one task; the ledger says which entries need work (transforms/work.py);
-then pages stream: fetched host by host, judged by the extraction workers as they arrive, loaded in small
-transactions (flows/streaming.py). Network steps retry inside the connectors; loads are idempotent upserts,
-so at-least-once is harmless.
+A table of contents. Feeds are polled many at once; as each poll ends (in the feeds' order), the ledger says
+which of its entries need work (transforms/work.py) and their aggregator links are resolved; their pages
+stream at once, while other feeds are still being polled: fetched host by host, judged by the extraction
+workers as they arrive, loaded in small transactions (flows/streaming.py). Network steps retry inside the
+connectors; loads are idempotent upserts, so at-least-once is harmless.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
-from concurrent.futures import Future
+from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, TypeVar, cast
+from typing import Any
 
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 from prefect.futures import PrefectFuture
-from prefect.utilities.annotations import quote
 
 from connectors.feeds import FeedPoll, poll_feed
 from connectors.http import Fetcher
@@ -35,7 +35,7 @@ from flows.progress import Reporter
 from flows.runs import STATISTICS_AT, LoadCounts, RunSummary, due_feeds, select_feeds  # noqa: F401 - also named here
 from flows.settings import Settings, get_settings
 from flows.sources import link_resolver, resolve_links
-from flows.streaming import JudgeFn, StreamLimits, StreamWork, stream_work
+from flows.streaming import Arrival, JudgeFn, StreamLimits, StreamWork, stream_arrivals
 from flows.watches import after_run
 from models import store
 from models.ops import FeedClaims, close_abandoned_runs
@@ -46,38 +46,10 @@ from transforms.pipeline import Decision, PageInput
 from transforms.tag import Taxonomy
 from transforms.templates import SiteTemplate
 
-T = TypeVar("T")
 WorkItem = plan.WorkItem  # the unit of planning (transforms/work.py), named here for the flow's readers
 
 
-def unwalked(value: T) -> T:
-    """Hand a task a value Prefect passes through as is: it would otherwise walk every page, entry and
-    taxonomy term looking for futures (about a tenth of the flow process's CPU per page in `make bench`)."""
-    return cast(T, quote(value))
-
-
 # --- tasks -------------------------------------------------------------------------------------------------
-
-
-@task(name="poll-feeds", cache_policy=NO_CACHE)
-def poll_feeds(fetcher: Fetcher, feeds: Sequence[FeedRow], settings: Settings) -> list[FeedPoll]:
-    from concurrent.futures import ThreadPoolExecutor
-
-    def one(feed: FeedRow) -> FeedPoll:
-        return poll_feed(
-            fetcher,
-            feed.url,
-            etag=feed.etag,
-            last_modified=feed.last_modified,
-            limit=settings.max_entries_per_feed,
-            since=feed.last_ok_at,  # a query source (GDELT) asks only for what is newer
-            options=settings.source_options(),
-        )
-
-    if not feeds:
-        return []
-    with ThreadPoolExecutor(max_workers=min(settings.feed_concurrency, len(feeds))) as pool:
-        return list(pool.map(one, feeds))
 
 
 @task(name="extract-and-judge", cache_policy=NO_CACHE)
@@ -110,12 +82,9 @@ def ingest(
         feeds = due_feeds(select_feeds(engine, settings, feeds_file), force, summary)
         feeds = claims.take(feeds, on_busy=lambda feed: reporter.line(f"feed taken by another run now: {feed.url}"))
         with Fetcher(settings.fetch_policy(), observer=fetches) as fetcher:
-            polls = poll_feeds(fetcher, unwalked(feeds), unwalked(settings))
-            work, feed_updates = plan_run(engine, feeds, polls, taxonomy, settings, summary, reporter)
-            # Aggregator links resolved after the ledger, before any page is fetched (flows/sources.py).
-            work = resolve_links(engine, link_resolver(fetcher, settings), unwalked(work))
-            reporter.start("Fetching articles", sum(1 for item in work if item.decided is None))
-            fetch_judge_load(engine, fetcher, work, feed_updates, taxonomy, settings, summary, reporter)
+            reporter.start("Fetching articles", 0, more_coming=True)
+            work = polled_work(engine, fetcher, feeds, taxonomy, settings, summary, reporter)
+            fetch_judge_load(engine, fetcher, work, taxonomy, settings, summary, reporter)
             reporter.stop()
         summary.watch_matches = after_run(engine, settings, summary.article_ids, run_id=summary.run_id)
     except BaseException as exc:
@@ -152,59 +121,87 @@ def ingest_flow(settings: Settings) -> Any:
 # --- the steps -------------------------------------------------------------------------------------------------
 
 
-def plan_run(
+def polled_work(
     engine: Any,
+    fetcher: Fetcher,
     feeds: Sequence[FeedRow],
-    polls: Sequence[FeedPoll],
     taxonomy: Taxonomy,
     settings: Settings,
     summary: RunSummary,
     reporter: Reporter,
-) -> tuple[list[WorkItem], dict[int, FeedUpdate]]:
-    """The entries to work on, feed by feed, and the update each feed with work saves with its last entry;
-    feeds with nothing to do are recorded at once."""
-    work: list[WorkItem] = []
-    updates: dict[int, FeedUpdate] = {}
-    idle: list[FeedUpdate] = []
-    for feed, poll in zip(feeds, polls, strict=True):
-        summary.feeds_polled += 1
-        if poll.status == "failed":
-            summary.feeds_failed += 1
-            summary.feed_errors.append((feed.url, poll.error or "failed"))
-            reporter.feed_failed(feed.url, poll.error or "failed")
-            idle.append(plan.feed_update(poll, feed))
-            continue
-        summary.feeds_not_modified += poll.status == "not modified"
-        entries = list(poll.entries)
-        items = plan.plan_entries(
-            feed,
-            entries,
-            states=store.entry_states(engine, feed.id, [entry.entry_key for entry in entries]),
-            retryable=store.failed_entries(engine, feed.id, settings.max_entry_attempts),
-            taxonomy=taxonomy,
-        )
-        summary.entries_new += len(items)
-        work.extend(items)
-        if items:
-            updates[feed.id] = plan.feed_update(poll, feed)
-        else:
-            idle.append(plan.feed_update(poll, feed))
-    store.record_feed_polls(engine, idle)
-    return work, updates
+) -> Iterator[Arrival[WorkItem]]:
+    """Each feed's work as soon as its poll ends, in the feeds' order (so which of two entries with one page is
+    fetched still follows the feed list): the entries the ledger says need work, their aggregator links
+    resolved (flows/sources.py), and the update the feed saves with its last entry. A feed with nothing to
+    do brings its update alone, saved with the next load."""
+    if not feeds:
+        return
+    resolver = link_resolver(fetcher, settings)
+    with ThreadPoolExecutor(max_workers=min(settings.feed_concurrency, len(feeds)), thread_name_prefix="poll") as pool:
+        polls = pool.map(lambda feed: poll_one(fetcher, feed, settings), feeds)
+        for feed, poll in zip(feeds, polls, strict=True):
+            items = plan_feed(engine, feed, poll, taxonomy, settings, summary, reporter)
+            update = plan.feed_update(poll, feed)
+            if not items:
+                yield Arrival(updates=(update,))
+                continue
+            items = resolve_links(engine, resolver, items)
+            reporter.add_total(sum(1 for item in items if item.decided is None))
+            yield Arrival(items, group_updates={feed.id: update})
+
+
+def poll_one(fetcher: Fetcher, feed: FeedRow, settings: Settings) -> FeedPoll:
+    return poll_feed(
+        fetcher,
+        feed.url,
+        etag=feed.etag,
+        last_modified=feed.last_modified,
+        limit=settings.max_entries_per_feed,
+        since=feed.last_ok_at,  # a query source (GDELT) asks only for what is newer
+        options=settings.source_options(),
+    )
+
+
+def plan_feed(
+    engine: Any,
+    feed: FeedRow,
+    poll: FeedPoll,
+    taxonomy: Taxonomy,
+    settings: Settings,
+    summary: RunSummary,
+    reporter: Reporter,
+) -> list[WorkItem]:
+    """The entries of one polled feed to work on (counted in the summary; a failed poll is reported)."""
+    summary.feeds_polled += 1
+    if poll.status == "failed":
+        summary.feeds_failed += 1
+        summary.feed_errors.append((feed.url, poll.error or "failed"))
+        reporter.feed_failed(feed.url, poll.error or "failed")
+        return []
+    summary.feeds_not_modified += poll.status == "not modified"
+    entries = list(poll.entries)
+    items = plan.plan_entries(
+        feed,
+        entries,
+        states=store.entry_states(engine, feed.id, [entry.entry_key for entry in entries]),
+        retryable=store.failed_entries(engine, feed.id, settings.max_entry_attempts),
+        taxonomy=taxonomy,
+    )
+    summary.entries_new += len(items)
+    return items
 
 
 def fetch_judge_load(
     engine: Any,
     fetcher: Fetcher,
-    work: Sequence[WorkItem],
-    feed_updates: dict[int, FeedUpdate],
+    work: Iterator[Arrival[WorkItem]],
     taxonomy: Taxonomy,
     settings: Settings,
     summary: RunSummary,
     reporter: Reporter,
 ) -> None:
-    """Every work item fetched (or decided), judged and loaded, as pages arrive (flows/streaming.py). A feed's
-    new validators load with its last entry's outcome."""
+    """Every work item fetched (or decided), judged and loaded, as pages arrive (flows/streaming.py); work
+    keeps arriving while feeds are polled. A feed's new validators load with its last entry's outcome."""
     threshold = relevance_threshold(settings)
 
     def load(outcomes: list[EntryOutcome], updates: list[FeedUpdate], templates: dict[str, str]) -> BatchResult:
@@ -221,7 +218,7 @@ def fetch_judge_load(
             store.refresh_statistics(engine)
         return_free_memory()  # the load's pages are gone: keep the process as small as a few pages need
 
-    counts = stream_work(
+    counts = stream_arrivals(
         work,
         StreamWork(
             url=lambda item: item.url,
@@ -230,7 +227,6 @@ def fetch_judge_load(
             failed=plan.failed_outcome,
             judged=plan.judged_outcome,
             group=lambda item: item.feed.id,
-            group_updates=feed_updates,
             page_key=plan.page_key,
             copied=plan.copied_outcome,
         ),

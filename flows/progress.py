@@ -34,8 +34,9 @@ class Reporter:
     def feed_failed(self, url: str, reason: str) -> None:
         self.line(f"feed failed: {url}: {reason}")
 
-    def start(self, description: str, total: int) -> None:
-        if self.console is None or not self.console.is_terminal or total == 0:
+    def start(self, description: str, total: int, *, more_coming: bool = False) -> None:
+        """A progress bar of `total` steps; with `more_coming`, `add_total` raises the total as work arrives."""
+        if self.console is None or not self.console.is_terminal or (total == 0 and not more_coming):
             return
         self._progress = Progress(
             TextColumn("{task.description}"),
@@ -47,6 +48,11 @@ class Reporter:
         )
         self._progress.start()
         self._task = self._progress.add_task(description, total=total)
+
+    def add_total(self, count: int) -> None:
+        if self._progress is not None and self._task is not None and count:
+            total = next(task.total for task in self._progress.tasks if task.id == self._task)
+            self._progress.update(self._task, total=(total or 0) + count)  # type: ignore[arg-type]
 
     def advance(self, count: int = 1) -> None:
         if self._progress is not None and self._task is not None:

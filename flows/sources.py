@@ -12,9 +12,6 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any, Protocol, TypeVar
 
-from prefect import task
-from prefect.cache_policies import NO_CACHE
-
 from connectors.feeds import FeedEntry
 from connectors.http import Fetcher
 from connectors.links import LinkResolver
@@ -45,7 +42,6 @@ def link_resolver(fetcher: Fetcher, settings: Any) -> LinkResolver:
     )
 
 
-@task(name="resolve-links", cache_policy=NO_CACHE)
 def resolve_links(engine: Any, resolver: LinkResolver, items: Sequence[Item]) -> list[Item]:
     """`items` with aggregator links replaced by publisher URLs, or decided `failed` where that was impossible."""
     todo = [

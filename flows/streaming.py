@@ -26,7 +26,7 @@ import queue
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future
 from contextlib import suppress
 from dataclasses import dataclass, field, replace
@@ -69,6 +69,17 @@ class StreamWork(Generic[W]):
     # then follows the work's order, not the order pages happen to arrive in.
     page_key: Callable[[W], str | None] = lambda _: None
     copied: Callable[[W, EntryOutcome], EntryOutcome] | None = None
+
+
+@dataclass(frozen=True)
+class Arrival(Generic[W]):
+    """Work that becomes known while the stage runs: one feed's entries once its poll is planned."""
+
+    items: Sequence[W] = ()
+    # Completion updates of the groups in `items` (added to StreamWork.group_updates).
+    group_updates: Mapping[int, FeedUpdate] = field(default_factory=dict)
+    # Updates saved with the next load as they are (a feed polled with nothing to do).
+    updates: Sequence[FeedUpdate] = ()
 
 
 @dataclass(frozen=True)
@@ -188,22 +199,52 @@ def stream_work(
     on_loaded: Callable[[BatchResult], None] | None = None,
 ) -> StreamCounts:
     """Every item fetched (or decided), judged and loaded; returns when the last outcome is committed."""
-    stage = _Stage(items, work, judge=judge, templates_for=templates_for, limits=limits)
-    return stage.run(fetcher, load=load, on_fetched=on_fetched, on_loaded=on_loaded)
+    return stream_arrivals(
+        [Arrival(items)],
+        work,
+        fetcher=fetcher,
+        judge=judge,
+        load=load,
+        templates_for=templates_for,
+        limits=limits,
+        on_fetched=on_fetched,
+        on_loaded=on_loaded,
+    )
+
+
+def stream_arrivals(
+    arrivals: Iterable[Arrival[W]],
+    work: StreamWork[W],
+    *,
+    fetcher: Fetcher,
+    judge: JudgeFn,
+    load: LoadFn,
+    templates_for: Callable[[set[str]], dict[str, SiteTemplate | None]],
+    limits: StreamLimits,
+    on_fetched: Callable[[PageFetch], None] | None = None,
+    on_loaded: Callable[[BatchResult], None] | None = None,
+) -> StreamCounts:
+    """`stream_work` over work that keeps arriving: `arrivals` is read on a thread of its own (a feed's poll
+    can take seconds), and each arrival's pages are asked for at once, while earlier ones are judged and
+    loaded. Returns when the arrivals have ended and the last outcome is committed."""
+    stage = _Stage(work, judge=judge, templates_for=templates_for, limits=limits)
+    return stage.run(arrivals, fetcher, load=load, on_fetched=on_fetched, on_loaded=on_loaded)
 
 
 class _Stage(Generic[W]):
     def __init__(
         self,
-        items: Sequence[W],
         work: StreamWork[W],
         *,
         judge: JudgeFn,
         templates_for: Callable[[set[str]], dict[str, SiteTemplate | None]],
         limits: StreamLimits,
     ) -> None:
-        self.items = items
+        self.items: list[W] = []  # every item arrived so far; an item's index is its key
+        self.arriving = True  # the arrivals have not ended yet
+        self.stop_arrivals = threading.Event()
         self.work = work
+        self.group_updates: dict[int, FeedUpdate] = dict(work.group_updates)
         self.judge = judge
         self.templates_for = templates_for
         self.limits = limits
@@ -216,7 +257,7 @@ class _Stage(Generic[W]):
         self.chunk: list[int] = []  # fetched, not yet sent to judging (Dask)
         self.chunk_since = 0.0
         self.calls_out = 0  # judging calls sent, not yet answered
-        self.remaining = len(items)  # items without an outcome handed to the loader
+        self.remaining = 0  # items arrived without an outcome handed to the loader
         self.unfetched = 0
         self.group_left: dict[int, int] = {}
         self.buffer: list[EntryOutcome] = []
@@ -226,19 +267,18 @@ class _Stage(Generic[W]):
         self.buffer_since = 0.0
         self.counts = StreamCounts()
         self.copies: dict[int, list[int]] = {}  # first item of a page -> the later items with the same page
+        self.leaders: dict[str, int] = {}  # a page's key -> its first item, until that item has its outcome
+        self.leader_keys: dict[int, str] = {}  # the other way round
 
     def run(
         self,
+        arrivals: Iterable[Arrival[W]],
         fetcher: Fetcher,
         *,
         load: LoadFn,
         on_fetched: Callable[[PageFetch], None] | None,
         on_loaded: Callable[[BatchResult], None] | None,
     ) -> StreamCounts:
-        for item in self.items:
-            group = self.work.group(item)
-            if group is not None:
-                self.group_left[group] = self.group_left.get(group, 0) + 1
         self.stream: PageStream[int] = PageStream(
             fetcher,
             self._fetched_callback(on_fetched),
@@ -249,32 +289,58 @@ class _Stage(Generic[W]):
         )
         self.loader = _Loader(load, on_loaded, self.stream.consumed, self.limits.max_loads_queued)
         failed = True
-        leaders: dict[str, int] = {}
+        reader = threading.Thread(target=self._read_arrivals, args=(arrivals,), name="stream-arrivals", daemon=True)
+        reader.start()
         try:
-            for index, item in enumerate(self.items):
-                url = self.work.url(item)
-                if url is None:
-                    self._add(index, self.work.decided(item), None, 0)
-                else:
-                    key = self.work.page_key(item) if self.work.copied is not None else None
-                    if key is not None and key in leaders:
-                        self.copies.setdefault(leaders[key], []).append(index)
-                        continue
-                    if key is not None:
-                        leaders[key] = index
-                    self.unfetched += 1
-                    self.stream.submit(index, url)
-            self._flush_if_due()
-            while self.remaining:
+            while self.remaining or self.arriving:
                 self._step()
             self.loader.finish()
             failed = False
         finally:
+            self.stop_arrivals.set()
             if failed:
                 self.loader.abandon()
             self.stream.close(wait=not failed)
         self.counts.loads = self.loader.loads
         return self.counts
+
+    def _read_arrivals(self, arrivals: Iterable[Arrival[W]]) -> None:
+        """The arrivals' thread: hands each arrival to the stage's thread as it comes."""
+        try:
+            for arrival in arrivals:
+                if self.stop_arrivals.is_set():
+                    return  # the stage has stopped (it failed): stop reading
+                self.mailbox.put("arrived", arrival)
+            self.mailbox.put("arrivals ended", None)
+        except BaseException as exc:  # noqa: BLE001 - raised by the stage's thread
+            self.mailbox.put("arrivals failed", exc)
+
+    def _on_arrived(self, arrival: Arrival[W]) -> None:
+        """Register an arrival's items and ask for their pages; its updates go with the next load."""
+        self.group_updates.update(arrival.group_updates)
+        first = len(self.items)
+        self.items.extend(arrival.items)
+        self.remaining += len(arrival.items)
+        for item in arrival.items:
+            group = self.work.group(item)
+            if group is not None:
+                self.group_left[group] = self.group_left.get(group, 0) + 1
+        for update in arrival.updates:
+            self._add_update(update)
+        for index in range(first, len(self.items)):
+            item = self.items[index]
+            url = self.work.url(item)
+            if url is None:
+                self._add(index, self.work.decided(item), None, 0)
+                continue
+            key = self.work.page_key(item) if self.work.copied is not None else None
+            if key is not None and key in self.leaders:  # the page is asked for already: take its outcome
+                self.copies.setdefault(self.leaders[key], []).append(index)
+                continue
+            if key is not None:
+                self.leaders[key], self.leader_keys[index] = index, key
+            self.unfetched += 1
+            self.stream.submit(index, url)
 
     def _fetched_callback(self, on_fetched: Callable[[PageFetch], None] | None) -> Callable[[int, PageFetch], None]:
         def fetched(index: int, result: PageFetch) -> None:
@@ -316,15 +382,21 @@ class _Stage(Generic[W]):
             kind, payload = event
             if kind == "fetched":
                 self._on_fetched(*payload)
-            else:
+            elif kind == "judged":
                 self._on_judged(*payload)
+            elif kind == "arrived":
+                self._on_arrived(payload)
+            elif kind == "arrivals ended":
+                self.arriving = False
+            else:
+                raise payload  # reading the arrivals failed (a poll's planning): the run fails, as before
         self._send_chunk()
         self._flush_if_due()
 
     def _wait_time(self) -> float:
         now = time.monotonic()
         waits = [1.0]
-        if self.buffer:
+        if self.buffer or self.buffer_updates:
             waits.append(self.buffer_since + self.limits.load_interval - now)
         if self.chunk:
             waits.append(self.chunk_since + JUDGE_CHUNK_WAIT - now)
@@ -348,7 +420,7 @@ class _Stage(Generic[W]):
             full = len(self.chunk) >= self.limits.judge_chunk
             idle = self.calls_out < self.limits.judge_calls_ahead
             aged = time.monotonic() - self.chunk_since >= JUDGE_CHUNK_WAIT
-            if not (full or idle or aged or self.unfetched == 0):
+            if not (full or idle or aged or (self.unfetched == 0 and not self.arriving)):
                 return
             indexes, self.chunk = self.chunk[: self.limits.judge_chunk], self.chunk[self.limits.judge_chunk :]
             self.chunk_since = time.monotonic()
@@ -363,10 +435,15 @@ class _Stage(Generic[W]):
             judged = attach_page(decision, page)
             self._add(index, self.work.judged(self.items[index], judged), (page, judged), len(page.body))
 
+    def _add_update(self, update: FeedUpdate) -> None:
+        if not self.buffer and not self.buffer_updates:
+            self.buffer_since = time.monotonic()
+        self.buffer_updates.append(update)
+
     def _add(
         self, index: int, outcome: EntryOutcome, judged: tuple[PageInput, Decision] | None, page_bytes: int
     ) -> None:
-        if not self.buffer:
+        if not self.buffer and not self.buffer_updates:
             self.buffer_since = time.monotonic()
         self.buffer.append(outcome)
         self.buffer_bytes += page_bytes
@@ -375,20 +452,23 @@ class _Stage(Generic[W]):
         group = self.work.group(self.items[index])
         if group is not None:
             self.group_left[group] -= 1
-            if self.group_left[group] == 0 and group in self.work.group_updates:
-                self.buffer_updates.append(self.work.group_updates[group])
+            if self.group_left[group] == 0 and group in self.group_updates:
+                self.buffer_updates.append(self.group_updates[group])
         if self.work.copied is not None:
+            key = self.leader_keys.pop(index, None)
+            if key is not None:
+                del self.leaders[key]  # a copy arriving later is fetched itself (the store then finds the copy)
             for copy in self.copies.pop(index, ()):
                 self._add(copy, self.work.copied(self.items[copy], outcome), None, 0)
 
     def _flush_if_due(self) -> None:
         """Hand the gathered outcomes to the loader when there are enough, they waited long enough, or they
         are the last ones."""
-        if not self.buffer:
+        if not self.buffer and not self.buffer_updates:
             return
         full = len(self.buffer) >= self.limits.load_size
         aged = time.monotonic() - self.buffer_since >= self.limits.load_interval
-        everything = len(self.buffer) == self.remaining
+        everything = len(self.buffer) == self.remaining and not self.arriving
         if not (full or aged or everything):
             return
         with self.lock:
