@@ -43,7 +43,7 @@ class Site:
     def url(self, path: str) -> str:
         return self.server.url_for(path)
 
-    def publish(self, count: int, *, stall: dict[int, float] | None = None) -> list[str]:
+    def publish(self, count: int, *, stall: dict[int, float] | None = None, feed_delay: float = 0.0) -> list[str]:
         """`count` distinct rare-earth articles and a feed listing them in order; returns their URLs."""
         items = []
         for index in range(count):
@@ -53,8 +53,17 @@ class Site:
             self.server.expect_request(path).respond_with_handler(self._answer(article_html(story), wait))
             items.append((self.url(path), self.url(path), story.title, story.published, story.paragraphs[0]))
         feed = rss(items, title=f"{self.name} wire")
-        self.server.expect_request("/feed.xml").respond_with_data(feed, content_type="application/rss+xml")
+        self.server.expect_request("/feed.xml").respond_with_handler(self._feed(feed, feed_delay))
         return [item[0] for item in items]
+
+    def _feed(self, feed: str, wait: float):  # type: ignore[no-untyped-def]
+        def handler(request: Request) -> Response:
+            time.sleep(wait)
+            with self.lock:
+                self.asked.setdefault("feed answered", datetime.now(UTC))
+            return Response(feed, content_type="application/rss+xml")
+
+        return handler
 
     def _answer(self, body: str, wait: float):  # type: ignore[no-untyped-def]
         def handler(request: Request) -> Response:
@@ -170,3 +179,24 @@ def test_site_templates_learned_in_a_run_are_saved_by_its_end(
     stored = load_templates(get_engine(database_url), {host})
     assert set(stored) == {host}
     assert SiteTemplate.from_json(stored[host]).pages >= 1.0
+
+
+def test_a_feeds_pages_load_while_a_slow_feed_is_still_being_polled(
+    two_sites: tuple[Site, Site], tmp_path: Path, settings_for
+) -> None:  # type: ignore[no-untyped-def]
+    """Pages are asked for as soon as their feed's poll is planned, not once every feed has answered."""
+    from flows.ingest import ingest
+
+    fast, slow = two_sites
+    slow.delay = 0.0  # its pages answer at once; only its feed is slow
+    fast_urls = fast.publish(3)
+    slow_urls = slow.publish(2, feed_delay=6.0)  # time enough for the fast feed's pages on a busy machine
+    database_url = f"sqlite:///{tmp_path / 'polls.db'}"
+    settings = settings_for(database_url, read_timeout=10.0, total_timeout=15.0)
+
+    summary = ingest(feeds_file=_feeds(tmp_path / "feeds.toml", fast, slow), settings=settings)
+
+    assert summary.articles_stored == len(fast_urls) + len(slow_urls)
+    loaded = _loaded_at(database_url)
+    slow_feed_answered = slow.asked["feed answered"]
+    assert max(_aware(loaded[url]) for url in fast_urls) < slow_feed_answered, "the fast feed waited for the slow"
