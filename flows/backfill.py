@@ -42,7 +42,7 @@ from flows.ingest import judging, site_templates, stream_limits
 from flows.progress import Reporter
 from flows.runs import LoadCounts
 from flows.settings import ConfigError, Settings, get_settings, parse_date
-from flows.streaming import StreamWork, stream_work
+from flows.streaming import Arrival, StreamWork, stream_work
 from models import ops, store
 from models.store import EntryOutcome, FeedRow
 from transforms.canonical import canonical_url
@@ -268,7 +268,7 @@ def fetch_judge_load(
             store.refresh_statistics(engine)
 
     counts = stream_work(
-        items,
+        [Arrival(items)],
         StreamWork(
             url=lambda item: None if item.decided is not None else item.candidate.url,
             decided=_decided,

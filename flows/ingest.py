@@ -35,7 +35,7 @@ from flows.progress import Reporter
 from flows.runs import STATISTICS_AT, LoadCounts, RunSummary, due_feeds, select_feeds  # noqa: F401 - also named here
 from flows.settings import Settings, get_settings
 from flows.sources import link_resolver, resolve_links
-from flows.streaming import Arrival, JudgeFn, StreamLimits, StreamWork, stream_arrivals
+from flows.streaming import Arrival, JudgeFn, StreamLimits, StreamWork, stream_work
 from flows.watches import after_run
 from models import store
 from models.ops import FeedClaims, close_abandoned_runs
@@ -218,7 +218,7 @@ def fetch_judge_load(
             store.refresh_statistics(engine)
         return_free_memory()  # the load's pages are gone: keep the process as small as a few pages need
 
-    counts = stream_arrivals(
+    counts = stream_work(
         work,
         StreamWork(
             url=lambda item: item.url,

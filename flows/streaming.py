@@ -187,32 +187,6 @@ class StreamCounts:
 
 
 def stream_work(
-    items: Sequence[W],
-    work: StreamWork[W],
-    *,
-    fetcher: Fetcher,
-    judge: JudgeFn,
-    load: LoadFn,
-    templates_for: Callable[[set[str]], dict[str, SiteTemplate | None]],
-    limits: StreamLimits,
-    on_fetched: Callable[[PageFetch], None] | None = None,
-    on_loaded: Callable[[BatchResult], None] | None = None,
-) -> StreamCounts:
-    """Every item fetched (or decided), judged and loaded; returns when the last outcome is committed."""
-    return stream_arrivals(
-        [Arrival(items)],
-        work,
-        fetcher=fetcher,
-        judge=judge,
-        load=load,
-        templates_for=templates_for,
-        limits=limits,
-        on_fetched=on_fetched,
-        on_loaded=on_loaded,
-    )
-
-
-def stream_arrivals(
     arrivals: Iterable[Arrival[W]],
     work: StreamWork[W],
     *,
@@ -224,9 +198,10 @@ def stream_arrivals(
     on_fetched: Callable[[PageFetch], None] | None = None,
     on_loaded: Callable[[BatchResult], None] | None = None,
 ) -> StreamCounts:
-    """`stream_work` over work that keeps arriving: `arrivals` is read on a thread of its own (a feed's poll
-    can take seconds), and each arrival's pages are asked for at once, while earlier ones are judged and
-    loaded. Returns when the arrivals have ended and the last outcome is committed."""
+    """Every item fetched (or decided), judged and loaded. Work may keep arriving: `arrivals` is read on a
+    thread of its own (a feed's poll can take seconds), and each arrival's pages are asked for at once, while
+    earlier ones are judged and loaded. Returns when the arrivals have ended and the last outcome is
+    committed."""
     stage = _Stage(work, judge=judge, templates_for=templates_for, limits=limits)
     return stage.run(arrivals, fetcher, load=load, on_fetched=on_fetched, on_loaded=on_loaded)
 
