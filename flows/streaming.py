@@ -13,10 +13,12 @@ Rules kept from the batch pipeline:
 - Prefect stays the orchestrator: on a Dask cluster, judging goes in tasks of `judge_chunk` pages sent from
   the flow's thread; never one task per page.
 
-Threads: fetch workers (connectors/pages.py) hand each page to the stage's thread, which sends pages to the
-extraction workers in chunks (a partial one at once whenever a worker would idle: one message per chunk, not
-per page, cost the flow process a sixth less CPU) and forms the loads; one loader thread commits them in
-order, so extraction never waits for a commit and a commit never waits for extraction.
+Threads: one reads the work as it becomes known (a feed's entries once its poll is planned: an `Arrival`)
+and hands it to the stage's thread, which asks for its pages at once; fetch workers (connectors/pages.py)
+hand each page to the stage's thread, which sends pages to the extraction workers in chunks (a partial one at
+once whenever a worker would idle: one message per chunk, not per page, cost the flow process a sixth less
+CPU) and forms the loads; one loader thread commits them in order, so extraction never waits for a commit
+and a commit never waits for extraction.
 """
 
 from __future__ import annotations
