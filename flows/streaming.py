@@ -64,8 +64,7 @@ class StreamWork(Generic[W]):
     page_input: Callable[[W, PageFetch], PageInput]
     failed: Callable[[W, PageFetch], EntryOutcome]
     judged: Callable[[W, Decision], EntryOutcome]
-    group: Callable[[W], int | None] = lambda _: None  # items of a group complete its update together
-    group_updates: Mapping[int, FeedUpdate] = field(default_factory=dict)
+    group: Callable[[W], int | None] = lambda _: None  # items of a group complete its update together (Arrival)
     # Items whose pages are one page (the same canonical URL): only the first is fetched, and the others take
     # its outcome in the same transaction, right after it. Which copy is stored and which is the duplicate
     # then follows the work's order, not the order pages happen to arrive in.
@@ -78,7 +77,7 @@ class Arrival(Generic[W]):
     """Work that becomes known while the stage runs: one feed's entries once its poll is planned."""
 
     items: Sequence[W] = ()
-    # Completion updates of the groups in `items` (added to StreamWork.group_updates).
+    # Completion updates of the groups in `items`: each loads with its group's last outcome.
     group_updates: Mapping[int, FeedUpdate] = field(default_factory=dict)
     # Updates saved with the next load as they are (a feed polled with nothing to do).
     updates: Sequence[FeedUpdate] = ()
@@ -221,7 +220,7 @@ class _Stage(Generic[W]):
         self.arriving = True  # the arrivals have not ended yet
         self.stop_arrivals = threading.Event()
         self.work = work
-        self.group_updates: dict[int, FeedUpdate] = dict(work.group_updates)
+        self.group_updates: dict[int, FeedUpdate] = {}
         self.judge = judge
         self.templates_for = templates_for
         self.limits = limits
@@ -298,7 +297,7 @@ class _Stage(Generic[W]):
         first = len(self.items)
         self.items.extend(arrival.items)
         self.remaining += len(arrival.items)
-        for item in arrival.items:
+        for item in arrival.items:  # every group counted before any of its items can complete it below
             group = self.work.group(item)
             if group is not None:
                 self.group_left[group] = self.group_left.get(group, 0) + 1
@@ -412,16 +411,19 @@ class _Stage(Generic[W]):
             judged = attach_page(decision, page)
             self._add(index, self.work.judged(self.items[index], judged), (page, judged), len(page.body))
 
-    def _add_update(self, update: FeedUpdate) -> None:
+    def _pending_from_now(self) -> None:
+        """The next load's wait starts with the first outcome or update it gathers."""
         if not self.buffer and not self.buffer_updates:
             self.buffer_since = time.monotonic()
+
+    def _add_update(self, update: FeedUpdate) -> None:
+        self._pending_from_now()
         self.buffer_updates.append(update)
 
     def _add(
         self, index: int, outcome: EntryOutcome, judged: tuple[PageInput, Decision] | None, page_bytes: int
     ) -> None:
-        if not self.buffer and not self.buffer_updates:
-            self.buffer_since = time.monotonic()
+        self._pending_from_now()
         self.buffer.append(outcome)
         self.buffer_bytes += page_bytes
         if judged is not None:
